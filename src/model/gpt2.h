@@ -1,0 +1,81 @@
+/* gpt2.h: the GPT-2 model: configuration and parameters.
+ *
+ * Computes what Hugging Face's GPT2LMHeadModel computes: token + learned
+ * position embeddings, pre-LayerNorm (eps 1e-5), causal multi-head
+ * attention, GELU (tanh approximation), LM head tied to wte.
+ *
+ * All parameters live in one float allocation, tensor after tensor in the
+ * order of Gpt2Params below. Linear weights use Hugging Face's Conv1D
+ * layout [in, out] (row-major), so y = x @ W + b, and a model.safetensors
+ * maps onto memory without transposes. */
+#ifndef CHIRP_MODEL_GPT2_H
+#define CHIRP_MODEL_GPT2_H
+
+#include <stddef.h>
+
+typedef struct Gpt2Config {
+    int n_layer;      /* L */
+    int n_head;       /* H */
+    int n_embd;       /* C */
+    int n_ctx;        /* maximum sequence length (n_positions) */
+    int vocab_size;   /* V */
+    float ln_eps;     /* layer_norm_epsilon, 1e-5 */
+} Gpt2Config;
+
+#define GPT2_NUM_PARAM_TENSORS 16
+
+/* Pointers into the single parameter buffer. Per-layer tensors are stacked:
+ * ln1w is [L, C], qkvw is [L, C, 3C], and so on. */
+typedef struct Gpt2Params {
+    float *wte;      /* [V, C]  token embedding, also the LM head */
+    float *wpe;      /* [n_ctx, C] */
+    float *ln1w;     /* [L, C] */
+    float *ln1b;     /* [L, C] */
+    float *qkvw;     /* [L, C, 3C]  c_attn */
+    float *qkvb;     /* [L, 3C] */
+    float *attprojw; /* [L, C, C]   attn.c_proj */
+    float *attprojb; /* [L, C] */
+    float *ln2w;     /* [L, C] */
+    float *ln2b;     /* [L, C] */
+    float *fcw;      /* [L, C, 4C]  mlp.c_fc */
+    float *fcb;      /* [L, 4C] */
+    float *fcprojw;  /* [L, 4C, C]  mlp.c_proj */
+    float *fcprojb;  /* [L, C] */
+    float *lnfw;     /* [C] */
+    float *lnfb;     /* [C] */
+} Gpt2Params;
+
+/* Element counts of the 16 tensors, in Gpt2Params order. */
+void gpt2_param_sizes(const Gpt2Config *cfg, size_t sizes[GPT2_NUM_PARAM_TENSORS]);
+size_t gpt2_num_params(const Gpt2Config *cfg);
+
+/* Points p's fields into buf (which holds gpt2_num_params floats). */
+void gpt2_params_bind(Gpt2Params *p, const Gpt2Config *cfg, float *buf);
+
+/* A loaded model: config + one parameter buffer. */
+typedef struct Gpt2Model {
+    Gpt2Config cfg;
+    float *param_buf;
+    size_t num_params;
+    Gpt2Params params;
+} Gpt2Model;
+
+/* Loads a Hugging Face GPT-2 model directory (config.json +
+ * model.safetensors; names with or without "transformer.", attn.bias
+ * buffers ignored). Returns 0, or -1 with the error set. */
+int gpt2_load(Gpt2Model *m, const char *dir);
+
+/* Writes config.json and model.safetensors into dir (atomically). */
+int gpt2_save(const Gpt2Model *m, const char *dir);
+
+/* Allocates a model with the GPT-2 initialisation (normal(0, 0.02), output
+ * projections scaled by 1/sqrt(2L), LayerNorm weights 1, biases 0). */
+int gpt2_init_random(Gpt2Model *m, const Gpt2Config *cfg, unsigned long long seed);
+
+void gpt2_free(Gpt2Model *m);
+
+/* Presets: "gpt2" (124M), "gpt2-medium", "small", "tiny". Returns -1 for an
+ * unknown name. */
+int gpt2_preset(const char *name, Gpt2Config *cfg);
+
+#endif
