@@ -1,0 +1,104 @@
+/* bench_machine.c: what this machine can do, as the yardstick for every
+ * other benchmark: OpenBLAS sgemm GFLOP/s (square and GPT-2-shaped) and
+ * memory read bandwidth, at 1 and all threads. Prints medians of 5 runs.
+ *
+ * usage: build/release/bench/bench_machine */
+#include "util/timer.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char *openblas_get_corename(void);
+extern void openblas_set_num_threads(int n);
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+static float *random_matrix(size_t n) {
+    float *m = malloc(n * sizeof *m);
+    for (size_t i = 0; i < n; i++) m[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+    return m;
+}
+
+/* GFLOP/s of C[M,N] = A[M,K] @ B[K,N]. */
+static double sgemm_gflops(int M, int N, int K) {
+    float *A = random_matrix((size_t)M * K), *B = random_matrix((size_t)K * N);
+    float *C = calloc((size_t)M * N, sizeof *C);
+    double runs[5];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+    for (int r = 0; r < 5; r++) {
+        int reps = 0;
+        double t0 = time_now(), t;
+        do {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+            reps++;
+            t = time_now() - t0;
+        } while (t < 0.3);
+        runs[r] = 2.0 * M * N * K * reps / t / 1e9;
+    }
+    free(A);
+    free(B);
+    free(C);
+    return median(runs, 5);
+}
+
+/* GB/s of summing a 1 GiB float array (a streaming read, like a decode step
+ * reading every weight once). */
+static double read_bandwidth(int threads) {
+    size_t n = (size_t)1 << 28;
+    float *a = malloc(n * sizeof *a);
+#pragma omp parallel for num_threads(threads)
+    for (size_t i = 0; i < n; i++) a[i] = (float)(i & 7);
+    double runs[5];
+    volatile float sink = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = time_now();
+        float total = 0;
+        /* Four vector accumulators: a scalar float sum would be latency-bound
+         * (the compiler may not reorder it) and measure the adder, not DRAM. */
+#pragma omp parallel for num_threads(threads) reduction(+ : total)
+        for (size_t blk = 0; blk < n / 4096; blk++) {
+            const float *p = a + blk * 4096;
+            __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+            for (int i = 0; i < 4096; i += 64) {
+                s0 = _mm512_add_ps(s0, _mm512_loadu_ps(p + i));
+                s1 = _mm512_add_ps(s1, _mm512_loadu_ps(p + i + 16));
+                s2 = _mm512_add_ps(s2, _mm512_loadu_ps(p + i + 32));
+                s3 = _mm512_add_ps(s3, _mm512_loadu_ps(p + i + 48));
+            }
+            total += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+        }
+        double t = time_now() - t0;
+        sink = total;
+        runs[r] = (double)n * sizeof *a / t / 1e9;
+    }
+    (void)sink;
+    free(a);
+    return median(runs, 5);
+}
+
+int main(void) {
+    const char *coretype = getenv("OPENBLAS_CORETYPE");
+    int max_threads = omp_get_max_threads();
+    printf("machine: %d threads, OpenBLAS core %s (OPENBLAS_CORETYPE=%s)\n", max_threads, openblas_get_corename(),
+           coretype ? coretype : "unset");
+    int threads[2] = {1, max_threads};
+    for (int t = 0; t < (max_threads > 1 ? 2 : 1); t++) {
+        openblas_set_num_threads(threads[t]);
+        printf("threads %d: sgemm 2048^3 %.1f GFLOP/s | GPT-2 fc 1024x3072x768 %.1f GFLOP/s | read %.1f GB/s\n",
+               threads[t], sgemm_gflops(2048, 2048, 2048), sgemm_gflops(1024, 3072, 768),
+               read_bandwidth(threads[t]));
+    }
+    return 0;
+}
