@@ -313,7 +313,9 @@ static char *mini_json(const char *extra_vocab, const char *merges) {
     int first = 1;
     json_object_foreach(vocab, key, v) {
         if (json_integer_value(v) >= 256) continue;
-        char *k = json_dumps(json_string(key), JSON_ENCODE_ANY);
+        json_t *js = json_string(key);
+        char *k = json_dumps(js, JSON_ENCODE_ANY);
+        json_decref(js);
         n += (size_t)snprintf(s + n, cap - n, "%s%s: %lld", first ? "" : ", ", k, (long long)json_integer_value(v));
         free(k);
         first = 0;
