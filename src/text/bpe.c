@@ -21,9 +21,9 @@
 enum {
     SMALL_PIECE = 64,           /* array scan up to this many bytes */
     CACHE_KEY_MAX = 48,         /* longer pieces are not cached */
-    CACHE_SLOTS = 1 << 16,
-    CACHE_BYTES = 1 << 20,
-    CACHE_IDS = 1 << 18,
+    CACHE_SLOTS = 1 << 17,
+    CACHE_BYTES = 2 << 20,
+    CACHE_IDS = 1 << 19,
 };
 
 typedef struct Slot {
