@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *const chirp_special_tokens[CHIRP_N_SPECIAL] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
 
@@ -156,7 +157,7 @@ static size_t count_block(BpeTrainer *tr, const char *buf, size_t len, bool eof)
         /* The segment up to the next special token. */
         size_t seg = pos, skip = 0;
         for (; seg < len; seg++) {
-            if (s[seg] != '<') continue;
+            if (s[seg] != '<') continue; /* every chirp special token starts with '<' */
             long k = special_at(buf + seg, len - seg);
             if (k > 0) {
                 skip = (size_t)k;
@@ -184,8 +185,10 @@ int bpe_trainer_add_file(BpeTrainer *tr, const char *path, bool show_progress) {
     if (!f) return chirp_fail_errno("%s", path);
     size_t cap = 4u << 20, have = 0;
     char *buf = xmalloc(cap);
+    struct stat st;
+    double total = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? (double)st.st_size / 1e6 : 0;
     Progress pr;
-    progress_init(&pr, "tokenizer train: reading", "MB", 0);
+    progress_init(&pr, "tokenizer train: reading", "MB", total);
     pr.quiet = pr.quiet || !show_progress;
     double done = 0;
     bool eof = false;
