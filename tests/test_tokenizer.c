@@ -46,6 +46,13 @@ static void test_gpt2_loads(void **state) {
     assert_non_null(b);
     assert_int_equal(len, 1);
     assert_int_equal(b[0], ' ');
+    assert_int_equal(tokenizer_token_id(gpt2, " the", 4), 262);
+    assert_int_equal(tokenizer_token_id(gpt2, "<|endoftext|>", 13), 50256);
+    assert_int_equal(tokenizer_token_id(gpt2, "no such token here", 18), -1);
+    for (int32_t id = 0; id < 50257; id += 97) {
+        b = tokenizer_token_bytes(gpt2, id, &len);
+        assert_int_equal(tokenizer_token_id(gpt2, b, len), id);
+    }
     assert_null(tokenizer_token_bytes(gpt2, 50257, &len));
     assert_null(tokenizer_token_bytes(gpt2, -1, &len));
 }

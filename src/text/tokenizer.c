@@ -209,6 +209,8 @@ const char *tokenizer_token_bytes(const Tokenizer *t, int32_t id, size_t *len) {
     return t->blob + t->off[id];
 }
 
+int32_t tokenizer_token_id(const Tokenizer *t, const char *bytes, size_t len) { return tok_lookup(t, bytes, len); }
+
 int32_t tokenizer_special_id(const Tokenizer *t, const char *name) {
     size_t n = strlen(name);
     for (int i = 0; i < t->n_added; i++)
