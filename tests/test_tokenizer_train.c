@@ -164,6 +164,11 @@ static void test_empty_training_input(void **state) {
     BpeTrainer *tr = bpe_trainer_new();
     assert_null(bpe_trainer_train(tr, 100, 2, false));
     assert_non_null(strstr(chirp_error(), "vocab size"));
+    t = bpe_trainer_train(tr, 300, 2, false);
+    assert_non_null(t);
+    tokenizer_free(t);
+    assert_null(bpe_trainer_train(tr, 300, 2, false)); /* a second time: an error, not a crash */
+    assert_non_null(strstr(chirp_error(), "only once"));
     bpe_trainer_free(tr);
 }
 

@@ -379,6 +379,10 @@ Tokenizer *bpe_trainer_train(BpeTrainer *tr, int vocab_size, int min_frequency, 
         chirp_fail("vocab size must be between %d and %d, got %d", 256 + CHIRP_N_SPECIAL, TOK_MAX_IDS, vocab_size);
         return NULL;
     }
+    if (tr->sym) {
+        chirp_fail("a BpeTrainer can train only once (its counts are consumed)");
+        return NULL;
+    }
     if (min_frequency < 1) min_frequency = 1;
     Tokenizer *t = tok_new();
     for (int b = 0; b < 256; b++) {
