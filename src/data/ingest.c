@@ -1,0 +1,281 @@
+/* ingest.c: the ingest pipeline. See ingest.h for the decision order.
+ *
+ * Durability: rows go to DATASET/catalog.sqlite.tmp.PID in one transaction;
+ * conversations.jsonl is built from it; both are fsynced and renamed into
+ * place only after everything succeeded. On any fatal error the temp files
+ * are removed and the dataset is left exactly as it was. */
+#include "data/ingest.h"
+
+#include "data/catalog.h"
+#include "data/dedup.h"
+#include "data/optout.h"
+#include "data/threads.h"
+#include "util/error.h"
+#include "util/file.h"
+#include "util/hash.h"
+#include "util/progress.h"
+#include "util/timer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const decision_names[DECISION_COUNT] = {
+    "kept", "dropped:duplicate", "dropped:near-duplicate", "dropped:optout", "dropped:retweet",
+    "dropped:too-short", "dropped:empty", "dropped:malformed",
+};
+
+const char *decision_name(int d) { return d >= 0 && d < DECISION_COUNT ? decision_names[d] : "?"; }
+
+void ingest_options_init(IngestOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->format = "auto";
+    o->min_chars = 1;
+    o->near_dup = 0.8;
+    o->val_fraction = 0.05;
+    o->max_warnings = 10;
+}
+
+const char *ingest_split(unsigned long long text_hash, double val_fraction) {
+    /* Remix so the split is independent of the bits hash tables use. */
+    uint64_t h = hash_mix64(text_hash ^ 0x73706c6974ULL);
+    return (double)(h >> 11) * 0x1.0p-53 < val_fraction ? "val" : "train";
+}
+
+typedef struct Ingest {
+    const IngestOptions *opt;
+    IngestStats *stats;
+    sqlite3 *db;
+    sqlite3_stmt *insert;
+    OptOut *optout;
+    Dedup *dedup;
+    Buf clean, scratch;
+    long row;
+    int warnings;
+    Progress progress;
+} Ingest;
+
+static int insert_row(Ingest *g, long source, const Post *p, const char *hash, int decision, const char *detail,
+                      const char *split, const Buf *text) {
+    sqlite3_stmt *st = g->insert;
+    sqlite3_bind_int64(st, 1, g->row);
+    sqlite3_bind_int64(st, 2, source);
+    sqlite3_bind_int64(st, 3, p->record);
+    if (p->line) sqlite3_bind_int64(st, 4, p->line);
+    else sqlite3_bind_null(st, 4);
+    const char *fields[5] = {p->id, p->author, p->handle, p->time, p->reply_to};
+    for (int i = 0; i < 5; i++) {
+        if (fields[i]) sqlite3_bind_text(st, 5 + i, fields[i], -1, SQLITE_STATIC);
+        else sqlite3_bind_null(st, 5 + i);
+    }
+    if (hash) sqlite3_bind_text(st, 10, hash, 16, SQLITE_STATIC);
+    else sqlite3_bind_null(st, 10);
+    sqlite3_bind_text(st, 11, decision_names[decision], -1, SQLITE_STATIC);
+    if (detail) sqlite3_bind_text(st, 12, detail, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, 12);
+    if (split) sqlite3_bind_text(st, 13, split, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, 13);
+    if (text) sqlite3_bind_text(st, 14, text->data, (int)text->len, SQLITE_STATIC);
+    else sqlite3_bind_null(st, 14);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return catalog_fail(g->db, "catalog insert");
+    g->stats->decisions[decision]++;
+    return 0;
+}
+
+static void warn_malformed(Ingest *g, const char *path, const Post *p, const char *why) {
+    if (g->warnings++ >= g->opt->max_warnings) return;
+    if (p->line)
+        fprintf(stderr, "chirp: warning: %s: record %ld (line %ld): %s (dropped:malformed)\n", path, p->record,
+                p->line, why);
+    else
+        fprintf(stderr, "chirp: warning: %s: record %ld: %s (dropped:malformed)\n", path, p->record, why);
+}
+
+static int ingest_post(Ingest *g, long source, const char *path, const Post *p) {
+    const IngestOptions *opt = g->opt;
+    g->row++;
+    g->stats->posts++;
+    char detail[96];
+    if (p->error) {
+        warn_malformed(g, path, p, p->error);
+        return insert_row(g, source, p, NULL, DECISION_MALFORMED, p->error, NULL, NULL);
+    }
+    if (clean_text(p->text, p->text_len, &opt->clean, &g->clean, &g->scratch) != 0) {
+        warn_malformed(g, path, p, chirp_error());
+        return insert_row(g, source, p, NULL, DECISION_MALFORMED, chirp_error(), NULL, NULL);
+    }
+    uint64_t h = hash64(g->clean.data, g->clean.len, 0);
+    char hex[17];
+    hash_hex(h, hex);
+    if (optout_match(g->optout, p->id, p->author, p->handle))
+        return insert_row(g, source, p, hex, DECISION_OPTOUT, NULL, NULL, NULL);
+    if (!opt->keep_retweets && (p->retweet || clean_is_retweet(p->text, p->text_len)))
+        return insert_row(g, source, p, hex, DECISION_RETWEET, NULL, NULL, NULL);
+    if (g->clean.len == 0) return insert_row(g, source, p, hex, DECISION_EMPTY, NULL, NULL, NULL);
+    if ((long)utf8_length(g->clean.data, g->clean.len) < opt->min_chars)
+        return insert_row(g, source, p, hex, DECISION_TOO_SHORT, NULL, NULL, NULL);
+    long first = dedup_exact_check(g->dedup, h, g->row);
+    if (first >= 0) {
+        snprintf(detail, sizeof detail, "same text as row %ld", first);
+        return insert_row(g, source, p, hex, DECISION_DUPLICATE, detail, NULL, NULL);
+    }
+    long near = dedup_near_find(g->dedup, g->clean.data, g->clean.len);
+    if (near >= 0) {
+        snprintf(detail, sizeof detail, "similar to row %ld", near);
+        return insert_row(g, source, p, hex, DECISION_NEAR_DUPLICATE, detail, NULL, NULL);
+    }
+    dedup_near_add(g->dedup, g->row);
+    const char *split = ingest_split(h, opt->val_fraction);
+    return insert_row(g, source, p, hex, DECISION_KEPT, NULL, split, &g->clean);
+}
+
+static int ingest_source(Ingest *g, const char *path) {
+    Reader *r = reader_open(path, g->opt->format, &g->opt->reader);
+    if (!r) return -1;
+    sqlite3_stmt *st = catalog_prepare(g->db, "INSERT INTO sources(path, format) VALUES(?, ?)");
+    if (!st) {
+        reader_free(r);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, reader_format(r), -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : catalog_fail(g->db, "catalog");
+    sqlite3_finalize(st);
+    long source = (long)sqlite3_last_insert_rowid(g->db);
+    long records = 0;
+    Post p;
+    while (rc == 0) {
+        int got = reader_next(r, &p);
+        if (got < 0) {
+            /* Fatal: name the file (and record) unless the message does. */
+            if (!strstr(chirp_error(), path)) chirp_error_prefix("%s: record %ld: ", path, records + 1);
+            rc = -1;
+            break;
+        }
+        if (got == 0) break;
+        records++;
+        rc = ingest_post(g, source, path, &p);
+        if ((g->stats->posts & 4095) == 0) {
+            char extra[64];
+            snprintf(extra, sizeof extra, "%ld kept", g->stats->decisions[DECISION_KEPT]);
+            progress_update(&g->progress, (double)g->stats->posts, extra);
+        }
+    }
+    reader_free(r);
+    if (rc != 0) return -1;
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE sources SET records = %ld WHERE id = %ld", records, source);
+    return catalog_exec(g->db, sql);
+}
+
+static int write_meta(Ingest *g) {
+    const IngestOptions *o = g->opt;
+    char num[64];
+    int rc = 0;
+    rc |= catalog_set_meta(g->db, "chirp_catalog_version", "1");
+    rc |= catalog_set_meta(g->db, "urls", clean_mode_name(o->clean.urls));
+    rc |= catalog_set_meta(g->db, "mentions", clean_mode_name(o->clean.mentions));
+    snprintf(num, sizeof num, "%ld", o->min_chars);
+    rc |= catalog_set_meta(g->db, "min_chars", num);
+    rc |= catalog_set_meta(g->db, "keep_retweets", o->keep_retweets ? "1" : "0");
+    snprintf(num, sizeof num, "%g", o->near_dup);
+    rc |= catalog_set_meta(g->db, "near_dup", num);
+    snprintf(num, sizeof num, "%g", o->val_fraction);
+    rc |= catalog_set_meta(g->db, "val_fraction", num);
+    snprintf(num, sizeof num, "%ld", optout_count(g->optout));
+    rc |= catalog_set_meta(g->db, "optout_entries", num);
+    return rc ? -1 : 0;
+}
+
+/* Writes conversations.jsonl.tmp; returns 0 and leaves it for the rename. */
+static int write_conversations(Ingest *g, AtomicFile *af) {
+    char *path = path_join(g->opt->out, "conversations.jsonl");
+    int rc = file_begin(af, path);
+    free(path);
+    if (rc != 0) return -1;
+    long n = threads_write(g->db, af->fp);
+    if (n < 0) {
+        file_abort(af);
+        return -1;
+    }
+    g->stats->conversations = n;
+    return 0;
+}
+
+int ingest_run(const IngestOptions *opt, IngestStats *stats) {
+    memset(stats, 0, sizeof *stats);
+    double t0 = time_now();
+    if (dir_create(opt->out) != 0) return -1;
+    Ingest g = {.opt = opt, .stats = stats};
+    g.optout = optout_new();
+    for (int i = 0; i < opt->noptout; i++)
+        if (optout_load(g.optout, opt->optout_files[i]) != 0) {
+            optout_free(g.optout);
+            return -1;
+        }
+    char *final_path = path_join(opt->out, CATALOG_FILE);
+    char tmp_name[64];
+    snprintf(tmp_name, sizeof tmp_name, CATALOG_FILE ".tmp.%d", (int)getpid());
+    char *tmp_path = path_join(opt->out, tmp_name);
+    unlink(tmp_path);
+    int rc = -1;
+    AtomicFile conv = {0};
+    g.db = catalog_create(tmp_path);
+    if (!g.db) goto done;
+    g.dedup = dedup_new(opt->near_dup);
+    g.insert = catalog_prepare(g.db,
+                               "INSERT INTO posts(id, source_id, record, line, post_id, author, handle, created_at,"
+                               " reply_to, text_hash, decision, detail, split, text)"
+                               " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!g.insert || catalog_exec(g.db, "BEGIN") != 0) goto done;
+    progress_init(&g.progress, "ingest", "posts", 0);
+    for (int i = 0; i < opt->ninputs; i++)
+        if (ingest_source(&g, opt->inputs[i]) != 0) goto done;
+    sqlite3_finalize(g.insert);
+    g.insert = NULL;
+    if (catalog_exec(g.db,
+                     "CREATE INDEX posts_post_id ON posts(post_id);"
+                     "CREATE INDEX posts_text_hash ON posts(text_hash);"
+                     "CREATE INDEX posts_decision ON posts(decision, split);") != 0)
+        goto done;
+    /* A kept copy of an opted-out post's text goes too. */
+    if (catalog_exec(g.db,
+                     "UPDATE posts SET decision = 'dropped:optout', split = NULL, text = NULL,"
+                     " detail = 'same text as an opted-out post'"
+                     " WHERE decision = 'kept' AND text_hash IN"
+                     " (SELECT text_hash FROM posts WHERE decision = 'dropped:optout')") != 0)
+        goto done;
+    long copies = (long)sqlite3_changes(g.db);
+    stats->decisions[DECISION_KEPT] -= copies;
+    stats->decisions[DECISION_OPTOUT] += copies;
+    stats->train = (long)catalog_count(g.db, "SELECT count(*) FROM posts WHERE decision='kept' AND split='train'");
+    stats->val = (long)catalog_count(g.db, "SELECT count(*) FROM posts WHERE decision='kept' AND split='val'");
+    if (write_meta(&g) != 0 || write_conversations(&g, &conv) != 0) goto done;
+    if (catalog_exec(g.db, "COMMIT") != 0) goto done;
+    sqlite3 *db = g.db;
+    g.db = NULL;
+    if (catalog_close_durable(db, tmp_path) != 0) goto done;
+    if (rename(tmp_path, final_path) != 0) {
+        chirp_fail_errno("rename %s -> %s", tmp_path, final_path);
+        goto done;
+    }
+    rc = file_commit(&conv);   /* conversations follow the catalog they came from */
+    if (rc == 0) rc = dir_sync(opt->out);
+    progress_finish(&g.progress, (double)stats->posts, NULL);
+done:
+    if (conv.fp) file_abort(&conv);
+    if (g.insert) sqlite3_finalize(g.insert);
+    if (g.db) sqlite3_close(g.db);
+    if (rc != 0) unlink(tmp_path);
+    dedup_free(g.dedup);
+    optout_free(g.optout);
+    buf_free(&g.clean);
+    buf_free(&g.scratch);
+    free(tmp_path);
+    free(final_path);
+    stats->seconds = time_now() - t0;
+    return rc;
+}
