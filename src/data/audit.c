@@ -91,6 +91,7 @@ static int cmp_mark(const void *a, const void *b) {
 
 static const Mark *find_mark(const Mark *m, long n, uint64_t h) {
     Mark key = {.hash = h};
+    if (n == 0) return NULL;
     return bsearch(&key, m, (size_t)n, sizeof *m, cmp_mark);
 }
 
@@ -184,7 +185,7 @@ int audit_optout(sqlite3 *db, const char *optout_file, const char *tokenizer, co
         snprintf(m->post, sizeof m->post, "%s", pid ? pid : "-");
     }
     sqlite3_finalize(st);
-    qsort(marks, (size_t)nmarks, sizeof *marks, cmp_mark);
+    if (nmarks > 0) qsort(marks, (size_t)nmarks, sizeof *marks, cmp_mark);
     for (long i = 0; i < nmarks; i++) rep->texts += i == 0 || marks[i].hash != marks[i - 1].hash;
     rep->manifest_posts = rc ? 0 : (long)catalog_count(db, "SELECT count(*) FROM posts WHERE shard IS NOT NULL");
     /* 2. The shards, decoded. */

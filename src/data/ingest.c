@@ -129,6 +129,8 @@ static int ingest_post(Ingest *g, long source, const char *path, const Post *p) 
     }
     dedup_near_add(g->dedup, g->row);
     const char *split = ingest_split(h, opt->val_fraction);
+    if (split[0] == 'v') g->stats->val++;
+    else g->stats->train++;
     return insert_row(g, source, p, hex, DECISION_KEPT, NULL, split, &g->clean);
 }
 
@@ -237,22 +239,25 @@ int ingest_run(const IngestOptions *opt, IngestStats *stats) {
     sqlite3_finalize(g.insert);
     g.insert = NULL;
     if (catalog_exec(g.db,
+                     "PRAGMA threads = 4;"
                      "CREATE INDEX posts_post_id ON posts(post_id);"
-                     "CREATE INDEX posts_text_hash ON posts(text_hash);"
-                     "CREATE INDEX posts_decision ON posts(decision, split);") != 0)
+                     "CREATE INDEX posts_text_hash ON posts(text_hash);") != 0)
         goto done;
     /* A kept copy of an opted-out post's text goes too. */
-    if (catalog_exec(g.db,
+    if (stats->decisions[DECISION_OPTOUT] > 0 &&
+        catalog_exec(g.db,
                      "UPDATE posts SET decision = 'dropped:optout', split = NULL, text = NULL,"
                      " detail = 'same text as an opted-out post'"
                      " WHERE decision = 'kept' AND text_hash IN"
                      " (SELECT text_hash FROM posts WHERE decision = 'dropped:optout')") != 0)
         goto done;
-    long copies = (long)sqlite3_changes(g.db);
+    long copies = stats->decisions[DECISION_OPTOUT] > 0 ? (long)sqlite3_changes(g.db) : 0;
     stats->decisions[DECISION_KEPT] -= copies;
     stats->decisions[DECISION_OPTOUT] += copies;
-    stats->train = (long)catalog_count(g.db, "SELECT count(*) FROM posts WHERE decision='kept' AND split='train'");
-    stats->val = (long)catalog_count(g.db, "SELECT count(*) FROM posts WHERE decision='kept' AND split='val'");
+    if (copies > 0) {
+        stats->train = (long)catalog_count(g.db, "SELECT count(*) FROM posts WHERE decision='kept' AND split='train'");
+        stats->val = (long)catalog_count(g.db, "SELECT count(*) FROM posts WHERE decision='kept' AND split='val'");
+    }
     if (write_meta(&g) != 0 || write_conversations(&g, &conv) != 0) goto done;
     if (catalog_exec(g.db, "COMMIT") != 0) goto done;
     sqlite3 *db = g.db;

@@ -54,7 +54,7 @@ long threads_write(sqlite3 *db, FILE *out) {
         n++;
     }
     sqlite3_finalize(st);
-    qsort(nodes, (size_t)n, sizeof *nodes, cmp_node);
+    if (n > 0) qsort(nodes, (size_t)n, sizeof *nodes, cmp_node);
 
     long *parent = xmalloc(sizeof(long) * (size_t)(n ? n : 1));
     char *has_child = xcalloc((size_t)(n ? n : 1), 1);
