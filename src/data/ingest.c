@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 static const char *const decision_names[DECISION_COUNT] = {
@@ -43,11 +44,50 @@ const char *ingest_split(unsigned long long text_hash, double val_fraction) {
     return (double)(h >> 11) * 0x1.0p-53 < val_fraction ? "val" : "train";
 }
 
+/* One catalog row waiting for the writer thread; strings live in the
+ * batch's arena (offsets, so the arena may grow), NO_STR for NULL. */
+#define NO_STR ((size_t)-1)
+enum { S_ID, S_AUTHOR, S_HANDLE, S_TIME, S_REPLY, S_DETAIL, S_TEXT, S_COUNT };
+
+typedef struct Row {
+    long long id, source, record, line;
+    size_t str[S_COUNT], len[S_COUNT];
+    char hash[17];
+    int decision;
+    const char *split;
+} Row;
+
+#define BATCH_ROWS 2048
+
+typedef struct Batch {
+    Row rows[BATCH_ROWS];
+    int n;
+    Buf arena;
+} Batch;
+
+/* The SQLite inserts run on their own thread, overlapped with reading,
+ * cleaning and dedup: two batches swap between the two threads. */
+typedef struct Writer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    Batch batch[2];
+    int full[2];          /* batch i is waiting to be written */
+    int done;             /* no more batches */
+    int failed;
+    char error[512];
+    sqlite3 *db;
+    sqlite3_stmt *insert;
+} Writer;
+
 typedef struct Ingest {
     const IngestOptions *opt;
     IngestStats *stats;
     sqlite3 *db;
     sqlite3_stmt *insert;
+    Writer w;
+    long sources;
+    int cur;              /* batch the reader fills */
     OptOut *optout;
     Dedup *dedup;
     Buf clean, scratch;
@@ -56,32 +96,127 @@ typedef struct Ingest {
     Progress progress;
 } Ingest;
 
+static int write_batch(Writer *w, Batch *b) {
+    sqlite3_stmt *st = w->insert;
+    for (int r = 0; r < b->n; r++) {
+        Row *row = &b->rows[r];
+        sqlite3_bind_int64(st, 1, row->id);
+        sqlite3_bind_int64(st, 2, row->source);
+        sqlite3_bind_int64(st, 3, row->record);
+        if (row->line) sqlite3_bind_int64(st, 4, row->line);
+        else sqlite3_bind_null(st, 4);
+        static const int col[S_COUNT] = {5, 6, 7, 8, 9, 12, 14};
+        for (int i = 0; i < S_COUNT; i++) {
+            if (row->str[i] == NO_STR) sqlite3_bind_null(st, col[i]);
+            else sqlite3_bind_text(st, col[i], b->arena.data + row->str[i], (int)row->len[i], SQLITE_STATIC);
+        }
+        if (row->hash[0]) sqlite3_bind_text(st, 10, row->hash, 16, SQLITE_STATIC);
+        else sqlite3_bind_null(st, 10);
+        sqlite3_bind_text(st, 11, decision_names[row->decision], -1, SQLITE_STATIC);
+        if (row->split) sqlite3_bind_text(st, 13, row->split, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(st, 13);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            snprintf(w->error, sizeof w->error, "catalog insert: %s", sqlite3_errmsg(w->db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void *writer_main(void *arg) {
+    Writer *w = arg;
+    int next = 0;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->full[next] && !w->done) pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->full[next]) break;   /* done, nothing left */
+        pthread_mutex_unlock(&w->mu);
+        int rc = w->failed ? 0 : write_batch(w, &w->batch[next]);
+        pthread_mutex_lock(&w->mu);
+        if (rc != 0) w->failed = 1;
+        w->full[next] = 0;
+        pthread_cond_broadcast(&w->cv);
+        next ^= 1;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Hands the current batch to the writer and waits until the other one is
+ * free. Returns -1 if the writer failed. */
+static int flush_batch(Ingest *g) {
+    Writer *w = &g->w;
+    pthread_mutex_lock(&w->mu);
+    w->full[g->cur] = 1;
+    pthread_cond_broadcast(&w->cv);
+    g->cur ^= 1;
+    while (w->full[g->cur]) pthread_cond_wait(&w->cv, &w->mu);
+    int failed = w->failed;
+    pthread_mutex_unlock(&w->mu);
+    Batch *b = &w->batch[g->cur];
+    b->n = 0;
+    b->arena.len = 0;
+    if (failed) return chirp_fail("%s", w->error);
+    return 0;
+}
+
+static int writer_start(Writer *w, sqlite3 *db, sqlite3_stmt *insert) {
+    w->db = db;
+    w->insert = insert;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) return chirp_fail("cannot start the catalog writer");
+    return 0;
+}
+
+/* Writes what is left and stops the thread. */
+static int writer_finish(Ingest *g) {
+    Writer *w = &g->w;
+    int rc = 0;
+    if (w->batch[g->cur].n > 0) rc = flush_batch(g);
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    if (rc == 0 && w->failed) rc = chirp_fail("%s", w->error);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    buf_free(&w->batch[0].arena);
+    buf_free(&w->batch[1].arena);
+    return rc;
+}
+
+static void put_str(Batch *b, Row *row, int i, const char *s, size_t len) {
+    if (!s) {
+        row->str[i] = NO_STR;
+        return;
+    }
+    row->str[i] = b->arena.len;
+    row->len[i] = len;
+    buf_push(&b->arena, s, len);
+}
+
 static int insert_row(Ingest *g, long source, const Post *p, const char *hash, int decision, const char *detail,
                       const char *split, const Buf *text) {
-    sqlite3_stmt *st = g->insert;
-    sqlite3_bind_int64(st, 1, g->row);
-    sqlite3_bind_int64(st, 2, source);
-    sqlite3_bind_int64(st, 3, p->record);
-    if (p->line) sqlite3_bind_int64(st, 4, p->line);
-    else sqlite3_bind_null(st, 4);
+    Batch *b = &g->w.batch[g->cur];
+    Row *row = &b->rows[b->n++];
+    row->id = g->row;
+    row->source = source;
+    row->record = p->record;
+    row->line = p->line;
     const char *fields[5] = {p->id, p->author, p->handle, p->time, p->reply_to};
-    for (int i = 0; i < 5; i++) {
-        if (fields[i]) sqlite3_bind_text(st, 5 + i, fields[i], -1, SQLITE_STATIC);
-        else sqlite3_bind_null(st, 5 + i);
-    }
-    if (hash) sqlite3_bind_text(st, 10, hash, 16, SQLITE_STATIC);
-    else sqlite3_bind_null(st, 10);
-    sqlite3_bind_text(st, 11, decision_names[decision], -1, SQLITE_STATIC);
-    if (detail) sqlite3_bind_text(st, 12, detail, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, 12);
-    if (split) sqlite3_bind_text(st, 13, split, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(st, 13);
-    if (text) sqlite3_bind_text(st, 14, text->data, (int)text->len, SQLITE_STATIC);
-    else sqlite3_bind_null(st, 14);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return catalog_fail(g->db, "catalog insert");
+    for (int i = 0; i < 5; i++) put_str(b, row, i, fields[i], fields[i] ? strlen(fields[i]) : 0);
+    put_str(b, row, S_DETAIL, detail, detail ? strlen(detail) : 0);
+    put_str(b, row, S_TEXT, text ? text->data : NULL, text ? text->len : 0);
+    if (hash) memcpy(row->hash, hash, 17);
+    else row->hash[0] = '\0';
+    row->decision = decision;
+    row->split = split;
     g->stats->decisions[decision]++;
+    if (b->n == BATCH_ROWS) return flush_batch(g);
     return 0;
 }
 
@@ -137,16 +272,18 @@ static int ingest_post(Ingest *g, long source, const char *path, const Post *p) 
 static int ingest_source(Ingest *g, const char *path) {
     Reader *r = reader_open(path, g->opt->format, &g->opt->reader);
     if (!r) return -1;
-    sqlite3_stmt *st = catalog_prepare(g->db, "INSERT INTO sources(path, format) VALUES(?, ?)");
+    /* Ids are ours, not last_insert_rowid(): the writer thread inserts too. */
+    long source = ++g->sources;
+    sqlite3_stmt *st = catalog_prepare(g->db, "INSERT INTO sources(id, path, format) VALUES(?, ?, ?)");
     if (!st) {
         reader_free(r);
         return -1;
     }
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, reader_format(r), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, source);
+    sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, reader_format(r), -1, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : catalog_fail(g->db, "catalog");
     sqlite3_finalize(st);
-    long source = (long)sqlite3_last_insert_rowid(g->db);
     long records = 0;
     Post p;
     while (rc == 0) {
@@ -233,9 +370,20 @@ int ingest_run(const IngestOptions *opt, IngestStats *stats) {
                                " reply_to, text_hash, decision, detail, split, text)"
                                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!g.insert || catalog_exec(g.db, "BEGIN") != 0) goto done;
+    if (writer_start(&g.w, g.db, g.insert) != 0) goto done;
     progress_init(&g.progress, "ingest", "posts", 0);
-    for (int i = 0; i < opt->ninputs; i++)
-        if (ingest_source(&g, opt->inputs[i]) != 0) goto done;
+    int failed = 0;
+    for (int i = 0; i < opt->ninputs && !failed; i++) failed = ingest_source(&g, opt->inputs[i]) != 0;
+    /* Stop the writer either way; keep the first error. */
+    if (failed) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", chirp_error());
+        g.w.batch[g.cur].n = 0;
+        writer_finish(&g);
+        chirp_fail("%s", msg);
+        goto done;
+    }
+    if (writer_finish(&g) != 0) goto done;
     sqlite3_finalize(g.insert);
     g.insert = NULL;
     if (catalog_exec(g.db,
