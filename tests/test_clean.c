@@ -2,7 +2,10 @@
 #include "testutil.h"
 
 #include "data/clean.h"
+#include "data/post.h"
 #include "util/error.h"
+
+#include <utf8proc.h>
 
 static Buf out, scratch;
 
@@ -30,6 +33,55 @@ static void test_nfc(void **state) {
     /* Emoji ZWJ sequences survive unchanged. */
     const char *family = "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9";
     assert_string_equal(k(family), family);
+}
+
+/* The output is NFC whatever path clean_text took (it skips utf8proc when
+ * NFC cannot change the text): checked against utf8proc itself. */
+static void assert_nfc(const char *s, size_t len) {
+    utf8proc_uint8_t *nfc = NULL;
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &nfc,
+                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    assert_true(n >= 0);
+    if ((size_t)n != len || memcmp(nfc, s, len) != 0) fail_msg("not NFC: %.*s", (int)len, s);
+    free(nfc);
+}
+
+static void test_nfc_fast_path(void **state) {
+    (void)state;
+    static const char *const tricky[] = {
+        "e\xCC\x81",                     /* e + combining acute */
+        "\xE2\x84\xAB",                  /* ANGSTROM SIGN, a singleton -> U+00C5 */
+        "\xE1\x84\x80\xE1\x85\xA1",    /* Hangul jamo L + V -> U+AC00 */
+        "\xE0\xAD\x87\xE0\xAC\xBE",    /* Oriya vowel signs that compose */
+        "\xE3\x81\x8B\xE3\x82\x99",    /* ka + voiced mark -> ga */
+        "\xF0\x9F\x98\x80 \xE2\x80\x99 \xE2\x9D\xA4\xEF\xB8\x8F",  /* emoji, quote, VS16 */
+    };
+    for (size_t i = 0; i < sizeof tricky / sizeof tricky[0]; i++) {
+        const char *out = k(tricky[i]);
+        assert_non_null(out);
+        assert_nfc(out, strlen(out));
+    }
+    assert_string_equal(k("\xE2\x84\xAB"), "\xC3\x85");
+    /* Every real tweet. */
+    static const char *const files[] = {"tweets-musk/Tweet.csv", "tweets-trump/condensed_2016.json",
+                                        "tweets-trump/condensed_2018.json"};
+    long checked = 0;
+    for (size_t f = 0; f < 3; f++) {
+        const char *path = testdata_path(files[f]);
+        if (!path) skip();
+        Reader *r = reader_open(path, "auto", NULL);
+        assert_non_null(r);
+        Post p;
+        while (reader_next(r, &p) == 1) {
+            if (p.error) continue;
+            CleanOptions o = {0};
+            assert_int_equal(clean_text(p.text, p.text_len, &o, &out, &scratch), 0);
+            assert_nfc(out.data, out.len);
+            checked++;
+        }
+        reader_free(r);
+    }
+    assert_true(checked > 10000);
 }
 
 static void test_controls_and_trim(void **state) {
@@ -78,6 +130,7 @@ static void test_retweet_and_length(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entities),         cmocka_unit_test(test_nfc),
+        cmocka_unit_test(test_nfc_fast_path),
         cmocka_unit_test(test_controls_and_trim), cmocka_unit_test(test_urls_and_mentions),
         cmocka_unit_test(test_invalid_utf8),     cmocka_unit_test(test_retweet_and_length),
     };

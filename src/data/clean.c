@@ -126,6 +126,32 @@ static size_t mention_at(const char *s, size_t len, size_t i) {
     return p - i > 1 ? p - i : 0;
 }
 
+/* True when NFC cannot change the text, so utf8proc (which allocates) can
+ * be skipped: every code point below U+0300 is stable (it is never a
+ * combining mark, and a precomposed one recomposes to itself), and so is
+ * one above that has combining class 0, no canonical decomposition, no
+ * part in a composition pair, and is not Hangul. Emoji and curly quotes
+ * pass; accented letters next to combining marks do not. */
+static bool nfc_stable(const char *text, size_t len) {
+    const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)text;
+    utf8proc_ssize_t i = 0, n = (utf8proc_ssize_t)len;
+    while (i < n) {
+        if (s[i] < 0xCC) {   /* lead bytes below 0xCC encode code points below U+0300 */
+            i++;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(s + i, n - i, &cp);
+        if (k <= 0) return false;
+        i += k;
+        if ((cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0xAC00 && cp <= 0xD7A3)) return false;
+        const utf8proc_property_t *p = utf8proc_get_property(cp);
+        if (p->combining_class != 0 || p->comb_index != UINT16_MAX) return false;
+        if (p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0) return false;
+    }
+    return true;
+}
+
 int clean_text(const char *text, size_t len, const CleanOptions *opt, Buf *out, Buf *scratch) {
     size_t bad = utf8_invalid_at(text, len);
     if (bad < len) return chirp_fail("invalid UTF-8 at byte %zu", bad);
@@ -155,7 +181,7 @@ int clean_text(const char *text, size_t len, const CleanOptions *opt, Buf *out, 
 
     /* 2. NFC. */
     utf8proc_uint8_t *nfc = NULL;
-    if (!ascii) {
+    if (!ascii && !nfc_stable(text, len)) {
         utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)len, &nfc,
                                           UTF8PROC_STABLE | UTF8PROC_COMPOSE);
         if (n < 0) return chirp_fail("cannot normalize text: %s", utf8proc_errmsg(n));
