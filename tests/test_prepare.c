@@ -228,10 +228,46 @@ static void test_audit_cli(void **state) {
     free(tok);
 }
 
+static void test_train_tokenizer_cli(void **state) {
+    (void)state;
+    const char *dir = test_tmpdir();
+    char *csv = make_csv(dir);
+    char *ds = path_join(dir, "ds"), *data = path_join(dir, "data"), *tok = path_join(dir, "tok");
+    ingest(csv, ds, NULL);
+    char args[4096], *out = NULL;
+    snprintf(args, sizeof args, "prepare --dataset %s --train-tokenizer --vocab-size 300 --tokenizer %s --out %s", ds,
+             tok, data);
+    if (run_chirp(args, &out) != 0) fail_msg("%s", out);
+    free(out);
+    char *json = path_join(tok, "tokenizer.json");
+    Tokenizer *t = tokenizer_load(json);
+    assert_non_null(t);
+    assert_true(tokenizer_vocab_size(t) <= 300 && tokenizer_vocab_size(t) > 259);
+    assert_true(tokenizer_eot_id(t) >= 0);
+    tokenizer_free(t);
+    /* The audit decodes the shards with the trained tokenizer it recorded. */
+    char *oo = path_join(dir, "oo.txt");
+    assert_int_equal(file_write_atomic(oo, "post:5\n", 7), 0);
+    snprintf(args, sizeof args, "audit --dataset %s --optout-check %s", ds, oo);
+    assert_int_equal(run_chirp(args, &out), 1);
+    assert_non_null(strstr(out, "60 documents"));
+    assert_non_null(strstr(out, "1 documents match"));
+    free(out);
+    snprintf(args, sizeof args, "prepare --dataset %s --train-tokenizer --tokenizer %s --out %s", ds, tok, data);
+    assert_int_equal(run_chirp(args, NULL), 2);   /* needs --vocab-size */
+    free(oo);
+    free(json);
+    free(tok);
+    free(ds);
+    free(data);
+    free(csv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shards_and_manifest),
         cmocka_unit_test(test_audit_cli),
+        cmocka_unit_test(test_train_tokenizer_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

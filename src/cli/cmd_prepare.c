@@ -19,8 +19,8 @@ static const char help[] =
     "                       encoder.json + vocab.bpe\n"
     "  --out DATA           shard folder (created; older shards there are replaced)\n"
     "  --shard-tokens N     at most N tokens per shard (default 100000000)\n"
-    "  --train-tokenizer    train a byte-level BPE tokenizer on the kept train posts first and\n"
-    "                       save it to T (needs --vocab-size; not available yet, see docs/data.md)\n"
+    "  --train-tokenizer    first train a byte-level BPE tokenizer on the kept train posts and\n"
+    "                       save it to T (T/tokenizer.json, or T itself if it ends in .json)\n"
     "  --vocab-size N       vocabulary size for --train-tokenizer\n";
 
 static int run(int argc, char **argv) {
@@ -33,7 +33,7 @@ static int run(int argc, char **argv) {
         {"out", ARG_STR, &out, 0, -1},
         {"shard-tokens", ARG_INT, &shard_tokens, 1, 2147483647.0},
         {"train-tokenizer", ARG_BOOL, &train, 0, -1},
-        {"vocab-size", ARG_INT, &vocab, 257, 65536},
+        {"vocab-size", ARG_INT, &vocab, 259, 65536},
     };
     int rc = args_parse("prepare", argc, argv, 1, specs, (int)(sizeof specs / sizeof specs[0]), NULL);
     if (rc != EXIT_OK) return rc;
@@ -42,12 +42,7 @@ static int run(int argc, char **argv) {
     if (!out) return args_missing("prepare", "out");
     if (train && vocab == 0) return args_usage_error("prepare", "--train-tokenizer needs --vocab-size");
     if (!train && vocab != 0) return args_usage_error("prepare", "--vocab-size only goes with --train-tokenizer");
-    if (train) {
-        fprintf(stderr, "chirp: prepare: --train-tokenizer is not available yet (tokenizer training is not in "
-                        "this build); train one with chirp tokenizer and pass --tokenizer\n");
-        return EXIT_FAIL;
-    }
-    Tokenizer *tok = tokenizer_load(tokenizer);
+    Tokenizer *tok = train ? prepare_train_tokenizer(dataset, (int)vocab, tokenizer) : tokenizer_load(tokenizer);
     if (!tok) return cli_fail();
     PrepareOptions opt = {.dataset = dataset, .out = out, .tokenizer_path = tokenizer,
                           .shard_tokens = (uint64_t)shard_tokens};

@@ -5,12 +5,14 @@
 
 #include "data/catalog.h"
 #include "data/shards.h"
+#include "text/bpe_train.h"
 #include "util/error.h"
 #include "util/file.h"
 #include "util/progress.h"
 #include "util/timer.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,4 +171,39 @@ int prepare_run(const PrepareOptions *opt, const Tokenizer *tok, PrepareStats *s
         progress_finish(&pr, (double)stats->posts, extra);
     }
     return rc;
+}
+
+Tokenizer *prepare_train_tokenizer(const char *dataset, int vocab_size, const char *path) {
+    sqlite3 *db = catalog_open(dataset, false);
+    if (!db) return NULL;
+    sqlite3_stmt *st = catalog_prepare(db, "SELECT text FROM posts WHERE decision = 'kept' AND split = 'train'"
+                                           " ORDER BY id");
+    if (!st) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    BpeTrainer *tr = bpe_trainer_new();
+    long posts = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        bpe_trainer_add_text(tr, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        posts++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    Tokenizer *tok = NULL;
+    if (posts == 0) chirp_fail("%s: no kept train posts to train a tokenizer on", dataset);
+    else tok = bpe_trainer_train(tr, vocab_size, 2, true);
+    bpe_trainer_free(tr);
+    if (!tok) return NULL;
+    size_t n = strlen(path);
+    bool is_json = n >= 5 && strcmp(path + n - 5, ".json") == 0;
+    char *json = is_json ? xstrdup(path) : path_join(path, "tokenizer.json");
+    int rc = is_json ? 0 : dir_create(path);
+    if (rc == 0) rc = tokenizer_save(tok, json);
+    free(json);
+    if (rc != 0) {
+        tokenizer_free(tok);
+        return NULL;
+    }
+    return tok;
 }

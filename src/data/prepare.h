@@ -29,4 +29,10 @@ typedef struct PrepareStats {
 
 int prepare_run(const PrepareOptions *opt, const Tokenizer *tok, PrepareStats *stats);
 
+/* Trains a byte-level BPE tokenizer of vocab_size ids on the kept train
+ * posts (each post one document) and saves it to path: path itself when
+ * it ends in ".json", else path/tokenizer.json (the folder is created).
+ * Returns the tokenizer, or NULL with the error set. */
+Tokenizer *prepare_train_tokenizer(const char *dataset, int vocab_size, const char *path);
+
 #endif
