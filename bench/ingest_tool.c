@@ -5,7 +5,8 @@
  *       exact copies (30%), small edits that are near-duplicates (30%) and
  *       new texts spliced from two posts (40%), so dedup has real work.
  *   ingest_tool rss CMD ARGS...          run CMD and print its peak RSS (MB)
- *       and wall time on stderr as "rss_mb=... seconds=...". */
+ *       CPU time (user + system, all threads) and wall time on stderr as
+ *       "rss_mb=... cpu=... seconds=...". */
 #include "data/post.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -118,7 +119,9 @@ static int rss(char **argv) {
         perror("wait4");
         return 1;
     }
-    fprintf(stderr, "rss_mb=%.1f seconds=%.3f\n", ru.ru_maxrss / 1024.0, time_now() - t0);
+    double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+                 ru.ru_stime.tv_usec * 1e-6;
+    fprintf(stderr, "rss_mb=%.1f cpu=%.3f seconds=%.3f\n", ru.ru_maxrss / 1024.0, cpu, time_now() - t0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 

@@ -92,6 +92,7 @@ typedef struct Ingest {
     Dedup *dedup;
     Buf clean, scratch;
     long row;
+    long kept_replies;
     int warnings;
     Progress progress;
 } Ingest;
@@ -264,6 +265,7 @@ static int ingest_post(Ingest *g, long source, const char *path, const Post *p) 
     }
     dedup_near_add(g->dedup, g->row);
     const char *split = ingest_split(h, opt->val_fraction);
+    if (p->reply_to) g->kept_replies++;
     if (split[0] == 'v') g->stats->val++;
     else g->stats->train++;
     return insert_row(g, source, p, hex, DECISION_KEPT, NULL, split, &g->clean);
@@ -335,7 +337,8 @@ static int write_conversations(Ingest *g, AtomicFile *af) {
     int rc = file_begin(af, path);
     free(path);
     if (rc != 0) return -1;
-    long n = threads_write(g->db, af->fp);
+    /* No kept reply means no chain: skip the scan of the catalog. */
+    long n = g->kept_replies ? threads_write(g->db, af->fp) : 0;
     if (n < 0) {
         file_abort(af);
         return -1;
