@@ -18,10 +18,11 @@ static int print_query(sqlite3 *db, const char *title, const char *sql) {
     if (!st) return -1;
     printf("%s\n", title);
     int cols = sqlite3_column_count(st);
+    /* Numbers first, so long source paths do not push them out of line. */
     while (sqlite3_step(st) == SQLITE_ROW) {
-        printf("  %-44s", sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "(none)");
-        for (int c = 1; c < cols; c++) printf(" %12lld", sqlite3_column_int64(st, c));
-        printf("\n");
+        printf(" ");
+        for (int c = 1; c < cols; c++) printf(" %10lld", sqlite3_column_int64(st, c));
+        printf("  %s\n", sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "(none)");
     }
     sqlite3_finalize(st);
     return 0;
