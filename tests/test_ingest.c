@@ -9,6 +9,7 @@
 #include "util/file.h"
 
 #include <jansson.h>
+#include <signal.h>
 
 static char *write_tmp(const char *dir, const char *name, const char *data) {
     char *path = path_join(dir, name);
@@ -186,6 +187,51 @@ static void test_failed_ingest_keeps_old_catalog(void **state) {
     free(out);
 }
 
+/* Kills an ingest part-way: the old catalog must be intact, and the next
+ * ingest removes the dead run's temp file. */
+static void test_killed_ingest(void **state) {
+    (void)state;
+    const char *dir = test_tmpdir();
+    char *out = path_join(dir, "ds");
+    ingest_sample(dir, out, 0.8);
+    char *cat = path_join(out, CATALOG_FILE);
+    size_t before_len, after_len;
+    char *before = file_read_all(cat, &before_len);
+    char *big = path_join(dir, "big.csv");
+    FILE *f = fopen(big, "w");
+    fprintf(f, "id,text\n");
+    for (int i = 0; i < 300000; i++) fprintf(f, "%d,post number %ld with some words in it\n", i, (long)i * 7919);
+    fclose(f);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(chirp_bin(), chirp_bin(), "ingest", "--input", big, "--out", out, (char *)NULL);
+        _exit(127);
+    }
+    usleep(300 * 1000);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    char *after = file_read_all(cat, &after_len);
+    if (WIFSIGNALED(status)) {   /* killed before it finished: nothing changed */
+        assert_int_equal(before_len, after_len);
+        assert_memory_equal(before, after, before_len);
+    }
+    free(after);
+    char *fake = path_join(out, CATALOG_FILE ".tmp.999999999");
+    assert_int_equal(file_write_atomic(fake, "x", 1), 0);
+    ingest_sample(dir, out, 0.8);
+    assert_false(path_exists(fake));
+    char *pattern = path_join(out, "*.tmp.*");
+    char **list = NULL;
+    assert_int_equal(path_glob(pattern, &list), -1);
+    free(pattern);
+    free(fake);
+    free(before);
+    free(big);
+    free(cat);
+    free(out);
+}
+
 static void test_cli_usage_and_stats(void **state) {
     (void)state;
     const char *dir = test_tmpdir();
@@ -293,6 +339,7 @@ int main(void) {
         cmocka_unit_test(test_near_dup_disabled),
         cmocka_unit_test(test_split_is_deterministic),
         cmocka_unit_test(test_failed_ingest_keeps_old_catalog),
+        cmocka_unit_test(test_killed_ingest),
         cmocka_unit_test(test_cli_usage_and_stats),
         cmocka_unit_test(test_musk_conversations),
     };

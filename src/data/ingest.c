@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 static const char *const decision_names[DECISION_COUNT] = {
@@ -347,10 +349,30 @@ static int write_conversations(Ingest *g, AtomicFile *af) {
     return 0;
 }
 
+/* Removes temp files that a killed ingest left behind (their process is
+ * gone); a live one belongs to a concurrent run and stays. */
+static void remove_stale_temps(const char *dir) {
+    static const char *const patterns[] = {CATALOG_FILE ".tmp.*", "conversations.jsonl.tmp.*"};
+    for (int k = 0; k < 2; k++) {
+        char *glob = path_join(dir, patterns[k]);
+        char **list = NULL;
+        int n = path_glob(glob, &list);
+        free(glob);
+        for (int i = 0; i < n; i++) {
+            const char *dot = strrchr(list[i], '.');
+            long pid = dot ? strtol(dot + 1, NULL, 10) : 0;
+            if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) unlink(list[i]);
+        }
+        path_list_free(list);
+    }
+    chirp_error_clear();
+}
+
 int ingest_run(const IngestOptions *opt, IngestStats *stats) {
     memset(stats, 0, sizeof *stats);
     double t0 = time_now();
     if (dir_create(opt->out) != 0) return -1;
+    remove_stale_temps(opt->out);
     Ingest g = {.opt = opt, .stats = stats};
     g.optout = optout_new();
     for (int i = 0; i < opt->noptout; i++)
