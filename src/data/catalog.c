@@ -48,7 +48,11 @@ sqlite3_stmt *catalog_prepare(sqlite3 *db, const char *sql) {
 
 sqlite3 *catalog_create(const char *path) {
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+    /* FULLMUTEX: ingest's writer thread and its main thread share this
+     * connection, so ask for serialized mode rather than rely on the
+     * library's compile-time default. */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
         catalog_fail(db, path);
         sqlite3_close(db);
         return NULL;
