@@ -89,6 +89,8 @@ typedef struct Ingest {
     sqlite3_stmt *insert;
     Writer w;
     long sources;
+    const char **source_format;   /* static strings from the readers */
+    long *source_records;
     int cur;              /* batch the reader fills */
     OptOut *optout;
     Dedup *dedup;
@@ -276,20 +278,16 @@ static int ingest_post(Ingest *g, long source, const char *path, const Post *p) 
 static int ingest_source(Ingest *g, const char *path) {
     Reader *r = reader_open(path, g->opt->format, &g->opt->reader);
     if (!r) return -1;
-    /* Ids are ours, not last_insert_rowid(): the writer thread inserts too. */
+    /* The sources table is written after the loop (write_sources), so the
+     * writer thread is the only user of the connection meanwhile. */
     long source = ++g->sources;
-    sqlite3_stmt *st = catalog_prepare(g->db, "INSERT INTO sources(id, path, format) VALUES(?, ?, ?)");
-    if (!st) {
-        reader_free(r);
-        return -1;
-    }
-    sqlite3_bind_int64(st, 1, source);
-    sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, reader_format(r), -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : catalog_fail(g->db, "catalog");
-    sqlite3_finalize(st);
+    g->source_format = xrealloc(g->source_format, sizeof(char *) * (size_t)source);
+    g->source_records = xrealloc(g->source_records, sizeof(long) * (size_t)source);
+    g->source_format[source - 1] = reader_format(r);
+    g->source_records[source - 1] = 0;
     long records = 0;
     Post p;
+    int rc = 0;
     while (rc == 0) {
         int got = reader_next(r, &p);
         if (got < 0) {
@@ -308,10 +306,24 @@ static int ingest_source(Ingest *g, const char *path) {
         }
     }
     reader_free(r);
-    if (rc != 0) return -1;
-    char sql[128];
-    snprintf(sql, sizeof sql, "UPDATE sources SET records = %ld WHERE id = %ld", records, source);
-    return catalog_exec(g->db, sql);
+    g->source_records[source - 1] = records;
+    return rc;
+}
+
+static int write_sources(Ingest *g) {
+    sqlite3_stmt *st = catalog_prepare(g->db, "INSERT INTO sources(id, path, format, records) VALUES(?, ?, ?, ?)");
+    if (!st) return -1;
+    int rc = 0;
+    for (long i = 0; i < g->sources && rc == 0; i++) {
+        sqlite3_bind_int64(st, 1, i + 1);
+        sqlite3_bind_text(st, 2, g->opt->inputs[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, g->source_format[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, g->source_records[i]);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = catalog_fail(g->db, "catalog sources");
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
 }
 
 static int write_meta(Ingest *g) {
@@ -408,7 +420,7 @@ int ingest_run(const IngestOptions *opt, IngestStats *stats) {
         chirp_fail("%s", msg);
         goto done;
     }
-    if (writer_finish(&g) != 0) goto done;
+    if (writer_finish(&g) != 0 || write_sources(&g) != 0) goto done;
     sqlite3_finalize(g.insert);
     g.insert = NULL;
     if (catalog_exec(g.db,
@@ -452,6 +464,8 @@ done:
     optout_free(g.optout);
     buf_free(&g.clean);
     buf_free(&g.scratch);
+    free(g.source_format);
+    free(g.source_records);
     free(tmp_path);
     free(final_path);
     stats->seconds = time_now() - t0;
