@@ -89,7 +89,7 @@ void dataloader_close(DataLoader *dl) {
 }
 
 /* Reads stream tokens [pos, pos+n) across shard boundaries. */
-static int read_stream(DataLoader *dl, size_t pos, size_t n, uint16_t *out) {
+int dataloader_read(DataLoader *dl, size_t pos, size_t n, uint16_t *out) {
     int s = 0;
     while (s + 1 < dl->nshards && dl->shards[s + 1].start <= pos) s++;
     while (n > 0) {
@@ -146,7 +146,7 @@ static size_t window_of(DataLoader *dl, long long batch) {
 int dataloader_next(DataLoader *dl) {
     size_t bt = (size_t)dl->B * dl->T;
     size_t start = window_of(dl, dl->batches) * bt;
-    if (read_stream(dl, start, bt + 1, dl->raw) != 0) return -1;
+    if (dataloader_read(dl, start, bt + 1, dl->raw) != 0) return -1;
     for (size_t i = 0; i < bt; i++) {
         dl->inputs[i] = dl->raw[i];
         dl->targets[i] = dl->raw[i + 1];

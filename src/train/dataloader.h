@@ -47,6 +47,10 @@ void dataloader_close(DataLoader *dl);
  * offset O >= vocab V" when a token is out of range. */
 int dataloader_next(DataLoader *dl);
 
+/* Reads stream tokens [pos, pos+n) into out, across shard boundaries,
+ * with the vocabulary check. */
+int dataloader_read(DataLoader *dl, size_t pos, size_t n, uint16_t *out);
+
 /* Back to a given position (number of batches drawn). */
 void dataloader_seek(DataLoader *dl, long long batches);
 
