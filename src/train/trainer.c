@@ -237,6 +237,11 @@ int train_run(const TrainOptions *o) {
     fprintf(stderr, "chirp train: %zu parameters (L=%d H=%d C=%d T=%d V=%d), %zu train tokens in %d shard(s), B=%d T=%d x%d, %d threads\n",
             m.num_params, m.cfg.n_layer, m.cfg.n_head, m.cfg.n_embd, m.cfg.n_ctx, m.cfg.vocab_size, train.total,
             train.nshards, o->B, o->T, o->grad_accum, omp_get_max_threads());
+    /* The memory formula bench/train checks peak RSS against. */
+    fprintf(stderr, "chirp train: memory: params+grads+AdamW m,v = 16 B x %zu = %.1f MB; activations %.1f MB; "
+            "sgemm: OpenBLAS %s, core %s\n",
+            m.num_params, 16.0 * m.num_params / 1e6, 4.0 * acts.num_floats / 1e6, openblas_get_config(),
+            openblas_get_corename());
 
     Progress prog;
     progress_init(&prog, "train", "steps", (double)o->steps);
@@ -266,8 +271,7 @@ int train_run(const TrainOptions *o) {
                            isfinite(loss) ? "gradient is not finite" : "loss is not finite", step, loss, norm);
             goto out;
         }
-        grad_clip(grads, m.num_params, norm, o->grad_clip);
-        adamw_step(&opt, &m.cfg, m.param_buf, grads, lr);
+        adamw_step_scaled(&opt, &m.cfg, m.param_buf, grads, grad_clip_coef(norm, o->grad_clip), lr);
         last_loss = loss;
         double ms = (time_now() - t0) * 1000.0;
         double toks = (double)o->grad_accum * o->B * o->T / (ms / 1000.0);
