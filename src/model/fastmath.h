@@ -26,7 +26,10 @@ static inline float fm_expf(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    /* NaN must still come out as NaN (through p) so a diverged run is
+     * caught; only the integer exponent is kept defined. */
+    float nn = n == n ? n : 0.0f;
+    uint32_t bits = (uint32_t)((int32_t)nn + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
