@@ -30,7 +30,7 @@ void adamw_destroy(AdamW *o) {
 
 float grad_global_norm(const float *grads, size_t n) {
     double total = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : total)
+#pragma omp parallel for simd schedule(static) reduction(+ : total)
     for (size_t i = 0; i < n; i++) total += (double)grads[i] * grads[i];
     return (float)sqrt(total);
 }
