@@ -213,6 +213,30 @@ int train_run(const TrainOptions *o) {
             chirp_fail("%s/chirp.json: missing data position or optimizer step", resume_dir);
             goto out;
         }
+        /* The data position counts batches, so it only means the same
+         * tokens under the same batch shape and order: refuse a mismatch.
+         * A different thread count still resumes, but not bit for bit. */
+        json_t *hp = json_object_get(mj, "hyperparameters");
+        const struct {
+            const char *key;
+            long long want;
+        } same[] = {{"batch", o->B}, {"seq", o->T}, {"grad_accum", o->grad_accum}, {"shuffle", o->shuffle},
+                    {"seed", (long long)o->seed}};
+        for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+            json_t *v = json_object_get(hp, same[i].key);
+            long long have = json_is_boolean(v) ? json_is_true(v) : json_integer_value(v);
+            if (v && have != same[i].want) {
+                chirp_fail("--resume: %s/chirp.json has %s %lld but this run asks for %lld; resume with the "
+                           "same data settings", resume_dir, same[i].key, have, same[i].want);
+                json_decref(mj);
+                goto out;
+            }
+        }
+        json_t *th = json_object_get(hp, "threads");
+        if (json_is_integer(th) && json_integer_value(th) != omp_get_max_threads())
+            fprintf(stderr, "chirp train: note: checkpoint was trained with %lld threads, now %d: losses will "
+                    "differ from an unbroken run in the last bits\n", (long long)json_integer_value(th),
+                    omp_get_max_threads());
         dataloader_seek(&train, json_integer_value(pos));
         opt.t = json_integer_value(ot);
         json_decref(mj);
