@@ -271,7 +271,6 @@ int train_run(const TrainOptions *o) {
     progress_init(&prog, "train", "steps", (double)o->steps);
     prog.quiet = prog.quiet || o->quiet;
     long long last_saved = start;
-    double last_loss = NAN;
     for (long long step = start + 1; step <= o->steps; step++) {
         double t0 = time_now();
         double lr = schedule_lr(o->schedule, step - 1, o->steps, o->warmup, o->lr, min_lr);
@@ -296,7 +295,6 @@ int train_run(const TrainOptions *o) {
             goto out;
         }
         adamw_step_scaled(&opt, &m.cfg, m.param_buf, grads, grad_clip_coef(norm, o->grad_clip), lr);
-        last_loss = loss;
         double ms = (time_now() - t0) * 1000.0;
         double toks = (double)o->grad_accum * o->B * o->T / (ms / 1000.0);
         if (prog.drew) {
@@ -329,7 +327,6 @@ int train_run(const TrainOptions *o) {
         progress_update(&prog, (double)step, extra);
     }
     if (prog.drew) fprintf(stderr, "\r\033[K");
-    (void)last_loss;
     rc = 0;
 out:
     if (logf) fclose(logf);
