@@ -74,6 +74,28 @@ int gpt2_init_random(Gpt2Model *m, const Gpt2Config *cfg, unsigned long long see
 
 void gpt2_free(Gpt2Model *m);
 
+/* Per-file tensor view: the model has 4 + 12*L safetensors tensors
+ * (per-layer slices of the stacked Gpt2Params tensors). Index i names one
+ * of them: HF name, shape as stored, and where it lives in param_buf.
+ * kind is the Gpt2Params field index (0..15); layer is -1 for globals. */
+typedef struct Gpt2TensorInfo {
+    char name[64];
+    int ndim;
+    long long shape[2];
+    size_t offset, numel;
+    int kind, layer;
+} Gpt2TensorInfo;
+int gpt2_tensor_count(const Gpt2Config *cfg);
+void gpt2_tensor_info(const Gpt2Config *cfg, int idx, Gpt2TensorInfo *ti);
+
+/* Validates dimensions (positive, C divisible by H). */
+int gpt2_config_check(const Gpt2Config *cfg);
+
+/* config.json with HF keys (n_layer, n_head, n_embd, n_positions/n_ctx,
+ * vocab_size, layer_norm_epsilon). */
+int gpt2_config_load(Gpt2Config *cfg, const char *path);
+int gpt2_config_save(const Gpt2Config *cfg, const char *path);
+
 /* Presets: "gpt2" (124M), "gpt2-medium", "small", "tiny". Returns -1 for an
  * unknown name. */
 int gpt2_preset(const char *name, Gpt2Config *cfg);
