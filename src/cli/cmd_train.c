@@ -111,6 +111,9 @@ static int run(int argc, char **argv) {
     o.T = (int)seq;
     o.grad_accum = (int)accum;
     o.steps = steps;
+    if (min_lr > lr)
+        return args_usage_error("train", "--min-lr %g is above --lr %g (it is the final learning rate, not a ratio)",
+                                min_lr, lr);
     o.lr = lr;
     o.min_lr = min_lr;
     o.warmup = warmup;
