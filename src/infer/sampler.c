@@ -100,43 +100,61 @@ int32_t sampler_sample(Sampler *s, const float *logits) {
     }
     int n = V;
     for (int i = 0; i < n; i++) cd[i].p = (float)(cd[i].p / sum);
-    int sorted = 0;
     if (c->top_k > 0 && c->top_k < n) {
+        /* Quickselect the k most likely to the front (O(V), not a sort of
+         * 50k candidates per token), then order those k. */
+        int lo = 0, hi = n - 1, k = c->top_k;
+        while (lo < hi) {
+            Cand pivot = cd[(lo + hi) / 2];
+            int i = lo, j = hi;
+            while (i <= j) {
+                while (cand_desc(&cd[i], &pivot) < 0) i++;
+                while (cand_desc(&cd[j], &pivot) > 0) j--;
+                if (i <= j) {
+                    Cand tmp = cd[i];
+                    cd[i] = cd[j];
+                    cd[j] = tmp;
+                    i++;
+                    j--;
+                }
+            }
+            if (k - 1 <= j) hi = j;
+            else if (k - 1 >= i) lo = i;
+            else break;
+        }
+        n = k;
         qsort(cd, (size_t)n, sizeof(Cand), cand_desc);
-        sorted = 1;
-        n = c->top_k;
     }
     if (c->top_p > 0.0f && c->top_p < 1.0f) {
+        /* The nucleus is {p >= tau} for the largest tau whose set still
+         * holds top_p of the mass. Bisect on tau: a few dozen linear passes,
+         * and no sort (flat distributions keep most of the vocabulary). */
         double mass = 0.0;
-        for (int i = 0; i < n; i++) mass += cd[i].p;
-        if (!sorted) {
-            /* Tokens below (1 - p) / (n - 1) of the mass can never be in the
-             * nucleus (the rest would then hold more than p), so drop them
-             * before sorting: usually leaves a few hundred of 50k. */
-            double cut = (1.0 - c->top_p) * mass / (n > 1 ? n - 1 : 1);
-            int m = 0;
-            for (int i = 0; i < n; i++)
-                if (cd[i].p >= cut) cd[m++] = cd[i];
-            /* (With p * n < 1 even the top token can fall under the cut;
-             * then nothing was dropped that matters: put them back.) */
-            if (m == 0) {
-                for (int i = 0; i < V; i++) cd[i].id = i, cd[i].p = (float)(expf((w[i] - mx) / c->temperature) / sum);
-                m = V;
-            }
-            n = m;
-            qsort(cd, (size_t)n, sizeof(Cand), cand_desc);
-            sorted = 1;
-        }
-        double target = c->top_p * mass, cum = 0.0;
-        int keep = n;
+        float pmax = 0.0f;
         for (int i = 0; i < n; i++) {
-            cum += cd[i].p;
-            if (cum >= target) {
-                keep = i + 1;
-                break;
-            }
+            mass += cd[i].p;
+            if (cd[i].p > pmax) pmax = cd[i].p;
         }
-        n = keep;
+        double target = c->top_p * mass;
+        float lo = 0.0f, hi = pmax;  /* mass(lo) >= target; mass(hi) may be too */
+        for (int it = 0; it < 64 && lo < hi; it++) {
+            float mid = lo + (hi - lo) * 0.5f;
+            if (mid <= lo || mid >= hi) break;
+            double m = 0.0;
+            for (int i = 0; i < n; i++)
+                if (cd[i].p >= mid) m += cd[i].p;
+            if (m >= target) lo = mid;
+            else hi = mid;
+        }
+        /* hi itself may qualify (e.g. the top token alone reaches p). */
+        double mhi = 0.0;
+        for (int i = 0; i < n; i++)
+            if (cd[i].p >= hi) mhi += cd[i].p;
+        float tau = mhi >= target ? hi : lo;
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (cd[i].p >= tau) cd[m++] = cd[i];
+        n = m;
     }
     if (c->min_p > 0.0f) {
         float pmax = 0.0f;
