@@ -1,0 +1,164 @@
+/* gpt2_compute.c: GPT-2 forward and backward (see gpt2_compute.h). */
+#include "model/gpt2_compute.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/ops.h"
+#include "util/error.h"
+
+size_t gpt2_acts_floats(const Gpt2Config *cfg, int B, int T) {
+    size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd, H = (size_t)cfg->n_head, V = (size_t)cfg->vocab_size;
+    size_t N = (size_t)B * T;
+    size_t fwd = N * C                          /* encoded */
+                 + L * (N * C + 2 * N)          /* ln1 */
+                 + L * N * 3 * C                /* qkv */
+                 + L * B * H * T * T            /* att */
+                 + L * N * C * 2                /* atty, res2 */
+                 + L * (N * C + 2 * N)          /* ln2 */
+                 + L * N * 4 * C * 2            /* fch, fch_gelu */
+                 + L * N * C                    /* res3 */
+                 + N * C + 2 * N                /* lnf */
+                 + N * V + N;                   /* logits, losses */
+    size_t bwd = N * C * 2 + N * 4 * C + attention_scratch_floats(T);
+    return fwd + bwd;
+}
+
+int gpt2_acts_init(Gpt2Acts *a, const Gpt2Config *cfg, int B, int T) {
+    memset(a, 0, sizeof *a);
+    if (T > cfg->n_ctx) return chirp_fail("sequence length %d exceeds the model's context %d", T, cfg->n_ctx);
+    if (B < 1 || T < 1) return chirp_fail("batch and sequence length must be positive");
+    size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd, H = (size_t)cfg->n_head, V = (size_t)cfg->vocab_size;
+    size_t N = (size_t)B * T;
+    a->B = B;
+    a->T = T;
+    a->num_floats = gpt2_acts_floats(cfg, B, T);
+    /* malloc, not calloc: every buffer is written before it is read, and
+     * untouched pages never cost RSS. */
+    a->buf = xmalloc(a->num_floats * sizeof(float));
+    float *p = a->buf;
+#define TAKE(field, n) (a->field = p, p += (n))
+    TAKE(encoded, N * C);
+    TAKE(ln1, L * N * C);
+    TAKE(ln1_mean, L * N);
+    TAKE(ln1_rstd, L * N);
+    TAKE(qkv, L * N * 3 * C);
+    TAKE(att, L * B * H * T * T);
+    TAKE(atty, L * N * C);
+    TAKE(res2, L * N * C);
+    TAKE(ln2, L * N * C);
+    TAKE(ln2_mean, L * N);
+    TAKE(ln2_rstd, L * N);
+    TAKE(fch, L * N * 4 * C);
+    TAKE(fch_gelu, L * N * 4 * C);
+    TAKE(res3, L * N * C);
+    TAKE(lnf, N * C);
+    TAKE(lnf_mean, N);
+    TAKE(lnf_rstd, N);
+    TAKE(logits, N * V);
+    TAKE(losses, N);
+    TAKE(dres, N * C);
+    TAKE(dsmall, N * C);
+    TAKE(dbig, N * 4 * C);
+    TAKE(datt, attention_scratch_floats(T));
+#undef TAKE
+    a->inputs = xmalloc(N * sizeof(int32_t));
+    a->targets = xmalloc(N * sizeof(int32_t));
+    return 0;
+}
+
+void gpt2_acts_destroy(Gpt2Acts *a) {
+    free(a->buf);
+    free(a->inputs);
+    free(a->targets);
+    memset(a, 0, sizeof *a);
+}
+
+float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets,
+                   float grad_scale) {
+    const Gpt2Config *cfg = &m->cfg;
+    const Gpt2Params *w = &m->params;
+    int B = a->B, T = a->T, C = cfg->n_embd, H = cfg->n_head, V = cfg->vocab_size, L = cfg->n_layer;
+    int N = B * T;
+    size_t NC = (size_t)N * C;
+    memcpy(a->inputs, inputs, (size_t)N * sizeof(int32_t));
+    encoder_forward(a->encoded, inputs, w->wte, w->wpe, B, T, C);
+    for (int l = 0; l < L; l++) {
+        const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * NC;
+        float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * NC * 3, *atty = a->atty + l * NC;
+        float *att = a->att + (size_t)l * B * H * T * T;
+        float *res2 = a->res2 + l * NC, *ln2 = a->ln2 + l * NC;
+        float *fch = a->fch + l * NC * 4, *fchg = a->fch_gelu + l * NC * 4, *res3 = a->res3 + l * NC;
+        layernorm_forward(ln1, a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, x, w->ln1w + l * C,
+                          w->ln1b + l * C, N, C, cfg->ln_eps);
+        matmul_forward(qkv, ln1, w->qkvw + (size_t)l * C * 3 * C, w->qkvb + (size_t)l * 3 * C, N, C, 3 * C, 0);
+        attention_forward(atty, att, qkv, B, T, C, H);
+        memcpy(res2, x, NC * sizeof(float));
+        matmul_forward(res2, atty, w->attprojw + (size_t)l * C * C, w->attprojb + l * C, N, C, C, 1);
+        layernorm_forward(ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, res2, w->ln2w + l * C,
+                          w->ln2b + l * C, N, C, cfg->ln_eps);
+        matmul_forward(fch, ln2, w->fcw + (size_t)l * C * 4 * C, w->fcb + (size_t)l * 4 * C, N, C, 4 * C, 0);
+        gelu_forward(fchg, fch, NC * 4);
+        memcpy(res3, res2, NC * sizeof(float));
+        matmul_forward(res3, fchg, w->fcprojw + (size_t)l * 4 * C * C, w->fcprojb + l * C, N, 4 * C, C, 1);
+    }
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->res3 + (size_t)(L - 1) * NC, w->lnfw, w->lnfb, N, C,
+                      cfg->ln_eps);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C, 1.0f, a->lnf, C, w->wte, C, 0.0f, a->logits, V);
+    a->grads_ready = 0;
+    if (!targets) return 0.0f;
+    memcpy(a->targets, targets, (size_t)N * sizeof(int32_t));
+    int count = 0;
+    for (int n = 0; n < N; n++) count += targets[n] >= 0;
+    float dscale = count > 0 ? grad_scale / (float)count : 0.0f;
+    crossentropy_forward_backward(a->logits, a->losses, targets, N, V, dscale);
+    a->grads_ready = dscale != 0.0f;
+    /* Mean in double, then one rounding: within an ulp of torch's mean. */
+    double s = 0.0;
+    for (int n = 0; n < N; n++) s += a->losses[n];
+    return count > 0 ? (float)(s / count) : 0.0f;
+}
+
+void gpt2_backward(const Gpt2Model *m, Gpt2Acts *a, float *grads) {
+    const Gpt2Config *cfg = &m->cfg;
+    const Gpt2Params *w = &m->params;
+    Gpt2Params g;
+    gpt2_params_bind(&g, cfg, grads);
+    int B = a->B, T = a->T, C = cfg->n_embd, H = cfg->n_head, V = cfg->vocab_size, L = cfg->n_layer;
+    int N = B * T;
+    size_t NC = (size_t)N * C;
+    if (!a->grads_ready) return;
+    /* LM head: dlnf = dlogits @ wte, dwte += dlogits^T @ lnf */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, V, 1.0f, a->logits, V, w->wte, C, 0.0f, a->dsmall,
+                C);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, N, 1.0f, a->logits, V, a->lnf, C, 1.0f, g.wte, C);
+    memset(a->dres, 0, NC * sizeof(float));
+    layernorm_backward(a->dres, g.lnfw, g.lnfb, a->dsmall, a->res3 + (size_t)(L - 1) * NC, w->lnfw, a->lnf_mean,
+                       a->lnf_rstd, N, C);
+    for (int l = L - 1; l >= 0; l--) {
+        const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * NC;
+        float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * NC * 3, *atty = a->atty + l * NC;
+        float *att = a->att + (size_t)l * B * H * T * T;
+        float *res2 = a->res2 + l * NC, *ln2 = a->ln2 + l * NC;
+        float *fch = a->fch + l * NC * 4, *fchg = a->fch_gelu + l * NC * 4;
+        /* MLP */
+        matmul_backward(a->dbig, g.fcprojw + (size_t)l * 4 * C * C, g.fcprojb + l * C, a->dres, fchg,
+                        w->fcprojw + (size_t)l * 4 * C * C, N, 4 * C, C);
+        gelu_backward(a->dbig, fch, a->dbig, NC * 4);
+        matmul_backward(a->dsmall, g.fcw + (size_t)l * C * 4 * C, g.fcb + (size_t)l * 4 * C, a->dbig, ln2,
+                        w->fcw + (size_t)l * C * 4 * C, N, C, 4 * C);
+        layernorm_backward(a->dres, g.ln2w + l * C, g.ln2b + l * C, a->dsmall, res2, w->ln2w + l * C,
+                           a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, N, C);
+        /* attention */
+        matmul_backward(a->dsmall, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, a->dres, atty,
+                        w->attprojw + (size_t)l * C * C, N, C, C);
+        attention_backward(a->dbig, a->dsmall, qkv, att, a->datt, B, T, C, H);
+        matmul_backward(a->dsmall, g.qkvw + (size_t)l * C * 3 * C, g.qkvb + (size_t)l * 3 * C, a->dbig, ln1,
+                        w->qkvw + (size_t)l * C * 3 * C, N, C, 3 * C);
+        layernorm_backward(a->dres, g.ln1w + l * C, g.ln1b + l * C, a->dsmall, x, w->ln1w + l * C,
+                           a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, N, C);
+    }
+    encoder_backward(g.wte, g.wpe, a->dres, a->inputs, B, T, C, V);
+    a->grads_ready = 0;
+}

@@ -1,0 +1,65 @@
+/* gpt2_compute.h: GPT-2 forward and backward passes for training and eval.
+ *
+ * Activations for a fixed (B, T) live in one allocation, llm.c style; the
+ * backward reuses a few scratch buffers instead of keeping a gradient per
+ * activation. Gradients go to a buffer laid out exactly like the
+ * parameters (bind it with gpt2_params_bind). */
+#ifndef CHIRP_MODEL_GPT2_COMPUTE_H
+#define CHIRP_MODEL_GPT2_COMPUTE_H
+
+#include <stdint.h>
+
+#include "model/gpt2.h"
+
+typedef struct Gpt2Acts {
+    int B, T;
+    float *buf;
+    size_t num_floats;
+    float *encoded;   /* [BT, C] residual stream input to layer 0 */
+    float *ln1;       /* [L, BT, C] */
+    float *ln1_mean;  /* [L, BT] */
+    float *ln1_rstd;  /* [L, BT] */
+    float *qkv;       /* [L, BT, 3C] */
+    float *att;       /* [L, B, H, T, T] softmax probabilities */
+    float *atty;      /* [L, BT, C] attention output before c_proj */
+    float *res2;      /* [L, BT, C] x + attn */
+    float *ln2;       /* [L, BT, C] */
+    float *ln2_mean;  /* [L, BT] */
+    float *ln2_rstd;  /* [L, BT] */
+    float *fch;       /* [L, BT, 4C] c_fc output, pre-GELU */
+    float *fch_gelu;  /* [L, BT, 4C] */
+    float *res3;      /* [L, BT, C] x + attn + mlp: the layer's output */
+    float *lnf;       /* [BT, C] */
+    float *lnf_mean;  /* [BT] */
+    float *lnf_rstd;  /* [BT] */
+    float *logits;    /* [BT, V]: logits, then dloss/dlogits after backward */
+    float *losses;    /* [BT] */
+    /* backward scratch */
+    float *dres;      /* [BT, C] residual-stream gradient */
+    float *dsmall;    /* [BT, C] */
+    float *dbig;      /* [BT, 4C] */
+    float *datt;      /* attention_scratch_floats(T) */
+    int32_t *inputs;  /* [BT] copies of the batch */
+    int32_t *targets; /* [BT] */
+    int grads_ready;  /* forward ran with targets, logits hold gradients */
+} Gpt2Acts;
+
+/* Floats the activations take for this config and batch (the memory
+ * formula bench/train prints). */
+size_t gpt2_acts_floats(const Gpt2Config *cfg, int B, int T);
+
+int gpt2_acts_init(Gpt2Acts *a, const Gpt2Config *cfg, int B, int T);
+void gpt2_acts_destroy(Gpt2Acts *a);
+
+/* Forward over inputs [B,T]. With targets (entries < 0 are masked out),
+ * returns the mean loss over unmasked positions and, if dscale != 0,
+ * leaves dloss/dlogits (for loss * dscale... see gpt2_backward) ready for
+ * gpt2_backward. Without targets returns 0 and leaves logits. */
+float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets,
+                   float grad_scale);
+
+/* Backward of (grad_scale * mean loss) given to the forward: accumulates
+ * into grads (a buffer of num_params floats in parameter layout). */
+void gpt2_backward(const Gpt2Model *m, Gpt2Acts *a, float *grads);
+
+#endif

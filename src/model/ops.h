@@ -1,0 +1,62 @@
+/* ops.h: the forward and backward kernels of GPT-2 training.
+ *
+ * Plain row-major float arrays; B*T rows ("N" below) of C channels.
+ * Backward kernels ACCUMULATE into parameter gradients (callers zero them
+ * once per step, so gradient accumulation over micro-batches is free) and
+ * mostly OVERWRITE activation gradients (documented per function), which
+ * saves a memset pass per op. Matmuls go to cblas_sgemm (OpenBLAS, whose
+ * OpenMP build shares our thread pool); everything else is an OpenMP loop
+ * written so that gcc/clang vectorise it (see fastmath.h for exp/tanh). */
+#ifndef CHIRP_MODEL_OPS_H
+#define CHIRP_MODEL_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* out[n,c] = wte[tok[n], c] + wpe[n % T, c] */
+void encoder_forward(float *out, const int32_t *tok, const float *wte, const float *wpe, int B, int T, int C);
+/* dwte[tok[n]] += dout[n]; dwpe[t] += sum_b dout[b,t] */
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tok, int B, int T, int C,
+                      int V);
+
+/* out = LN(inp) * w + b; saves mean and rstd ([N]) for the backward. */
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                       int N, int C, float eps);
+/* dinp += dLN/dinp (accumulates: the residual stream gradient);
+ * dw, db accumulate. */
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int N, int C);
+
+/* out[N,OC] = inp[N,IC] @ w[IC,OC] + b (+ out if accumulate: out holds a
+ * residual that the projection is added to, which fuses the residual add). */
+void matmul_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC,
+                    int accumulate);
+/* dinp = dout @ w^T (overwrite; skipped if dinp NULL), dw += inp^T @ dout,
+ * db += column sums of dout (skipped if db NULL). */
+void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                     int N, int IC, int OC);
+
+/* Causal self-attention. qkv [B,T,3C] (q|k|v, heads inside), out [B,T,C],
+ * att [B,H,T,T] softmax probabilities kept for the backward. */
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H);
+/* dqkv overwritten. scratch: nthreads*T*T floats. */
+void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, float *scratch, int B,
+                        int T, int C, int H);
+
+/* GELU, tanh approximation ("gelu_new"). */
+void gelu_forward(float *out, const float *inp, size_t n);
+/* dinp = dout * gelu'(inp) (overwrite; dinp may alias dout). */
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+/* LM head + softmax + cross-entropy, fused over rows.
+ * logits [N,V] holds inp @ wte^T on entry. For each row n, losses[n] =
+ * -log softmax(logits[n])[targets[n]] (targets < 0: masked, loss 0).
+ * If dscale != 0, logits is overwritten with dloss/dlogits where the loss
+ * is dscale * sum of the unmasked row losses. */
+void crossentropy_forward_backward(float *logits, float *losses, const int32_t *targets, int N, int V,
+                                   float dscale);
+
+/* Scratch floats attention_backward needs for the current thread count. */
+size_t attention_scratch_floats(int T);
+
+#endif

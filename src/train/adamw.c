@@ -1,0 +1,84 @@
+/* adamw.c: AdamW and gradient clipping (see adamw.h).
+ *
+ * Float contraction is off so that a*b + c rounds twice, as in PyTorch's
+ * scalar path; gcc already does this under -std=c11, clang needs the pragma. */
+#pragma STDC FP_CONTRACT OFF
+#include "train/adamw.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+void adamw_init(AdamW *o, size_t num_params, double beta1, double beta2, double eps, double weight_decay) {
+    memset(o, 0, sizeof *o);
+    o->num_params = num_params;
+    o->m = xcalloc(2 * num_params, sizeof(float));
+    o->v = o->m + num_params;
+    o->beta1 = beta1;
+    o->beta2 = beta2;
+    o->eps = eps;
+    o->weight_decay = weight_decay;
+}
+
+void adamw_destroy(AdamW *o) {
+    free(o->m);
+    memset(o, 0, sizeof *o);
+}
+
+float grad_global_norm(const float *grads, size_t n) {
+    double total = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : total)
+    for (size_t i = 0; i < n; i++) total += (double)grads[i] * grads[i];
+    return (float)sqrt(total);
+}
+
+void grad_clip(float *grads, size_t n, float norm, double max_norm) {
+    if (max_norm <= 0) return;
+    /* torch: clip_coef = max_norm / (total_norm + 1e-6), where the division
+     * is Tensor.__rtruediv__ = reciprocal() * max_norm, all in float. */
+    float denom = norm + 1e-6f;
+    float coef = (1.0f / denom) * (float)max_norm;
+    if (!(coef < 1.0f)) return;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) grads[i] *= coef;
+}
+
+static void update_range(float *p, const float *g, float *m, float *v, size_t n, float decay, float b1, float omb1,
+                         float b2, float omb2, float bc2_sqrt, float eps, float neg_step) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float x = p[i] * decay;                    /* param.mul_(1 - lr*wd) */
+        float mi = m[i] * b1 + omb1 * g[i];        /* exp_avg.mul_(b1).add_(g, alpha=1-b1) */
+        float vi = v[i] * b2 + omb2 * g[i] * g[i]; /* exp_avg_sq.mul_(b2).addcmul_(g, g, value=1-b2) */
+        float denom = sqrtf(vi) / bc2_sqrt + eps;  /* (exp_avg_sq.sqrt() / bc2_sqrt).add_(eps) */
+        p[i] = x + neg_step * mi / denom;          /* param.addcdiv_(exp_avg, denom, value=-step_size) */
+        m[i] = mi;
+        v[i] = vi;
+    }
+}
+
+void adamw_step(AdamW *o, const Gpt2Config *cfg, float *params, const float *grads, double lr) {
+    o->t++;
+    double bc1 = 1.0 - pow(o->beta1, (double)o->t);
+    double bc2 = 1.0 - pow(o->beta2, (double)o->t);
+    float neg_step = (float)(-(lr / bc1));
+    float bc2_sqrt = (float)sqrt(bc2);
+    float b1 = (float)o->beta1, omb1 = (float)(1.0 - o->beta1);
+    float b2 = (float)o->beta2, omb2 = (float)(1.0 - o->beta2);
+    float eps = (float)o->eps;
+    float decay_on = (float)(1.0 - lr * o->weight_decay);
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], off = 0;
+    gpt2_param_sizes(cfg, sizes);
+    for (int k = 0; k < GPT2_NUM_PARAM_TENSORS; k++) {
+        /* rank >= 2: wte, wpe, c_attn, attn c_proj, c_fc, mlp c_proj */
+        int matrix = k == 0 || k == 1 || k == 4 || k == 6 || k == 10 || k == 12;
+        /* torch multiplies by 1.0 for no-decay groups (wd = 0): exact, so skipping is identical */
+        float decay = matrix ? decay_on : 1.0f;
+        update_range(params + off, grads + off, o->m + off, o->v + off, sizes[k], decay, b1, omb1, b2, omb2,
+                     bc2_sqrt, eps, neg_step);
+        off += sizes[k];
+    }
+}

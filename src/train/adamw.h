@@ -1,0 +1,36 @@
+/* adamw.h: AdamW with global-norm gradient clipping, as torch.optim.AdamW.
+ *
+ * Mirrors PyTorch 1.13's single-tensor AdamW operation by operation (the
+ * order of float32 roundings included): decoupled weight decay on tensors
+ * of rank >= 2 only, bias-corrected moments, eps added after the sqrt.
+ * Clipping mirrors torch.nn.utils.clip_grad_norm_ (coef = G / (norm+1e-6),
+ * applied only when < 1). */
+#ifndef CHIRP_TRAIN_ADAMW_H
+#define CHIRP_TRAIN_ADAMW_H
+
+#include <stddef.h>
+
+#include "model/gpt2.h"
+
+typedef struct AdamW {
+    float *m, *v;      /* one allocation, 2 * num_params floats */
+    size_t num_params;
+    long long t;       /* steps taken */
+    double beta1, beta2, eps, weight_decay;
+} AdamW;
+
+void adamw_init(AdamW *o, size_t num_params, double beta1, double beta2, double eps, double weight_decay);
+void adamw_destroy(AdamW *o);
+
+/* Global L2 norm of grads (sum of squares in double; fixed order for a
+ * given thread count, so it is reproducible). */
+float grad_global_norm(const float *grads, size_t n);
+
+/* Scales grads by G/(norm+1e-6) when that is < 1 (no-op for G <= 0). */
+void grad_clip(float *grads, size_t n, float norm, double max_norm);
+
+/* One AdamW update of params with lr. Which tensors get weight decay comes
+ * from cfg (rank >= 2: wte, wpe and the four Conv1D weights). */
+void adamw_step(AdamW *o, const Gpt2Config *cfg, float *params, const float *grads, double lr);
+
+#endif

@@ -1,0 +1,171 @@
+/* checkpoint.c: atomic checkpoint directories (see checkpoint.h). */
+#include "train/checkpoint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model/safetensors.h"
+#include "util/error.h"
+#include "util/file.h"
+
+int dir_remove_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return errno == ENOENT ? 0 : chirp_fail_errno("%s", path);
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *p = path_join(path, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rc |= dir_remove_tree(p);
+        else if (unlink(p) != 0) rc = chirp_fail_errno("%s", p);
+        free(p);
+    }
+    closedir(d);
+    if (rmdir(path) != 0) rc = chirp_fail_errno("%s", path);
+    return rc ? -1 : 0;
+}
+
+int checkpoint_write(const char *run_dir, long long step, const Gpt2Model *m, const AdamW *opt,
+                     const char *manifest_json, const char *tokenizer_path) {
+    char name[64], tmpname[64];
+    snprintf(name, sizeof name, "step_%lld", step);
+    snprintf(tmpname, sizeof tmpname, ".step_%lld.tmp", step);
+    char *final_dir = path_join(run_dir, name), *tmp = path_join(run_dir, tmpname);
+    char *p = NULL;
+    int rc = -1;
+    if (dir_remove_tree(tmp) != 0 || dir_create(tmp) != 0) goto out;
+    if (gpt2_save(m, tmp) != 0) goto out;
+    StWriteTensor ts[2] = {
+        {.name = "exp_avg", .ndim = 1, .shape = {(int64_t)opt->num_params}, .data = opt->m},
+        {.name = "exp_avg_sq", .ndim = 1, .shape = {(int64_t)opt->num_params}, .data = opt->v},
+    };
+    p = path_join(tmp, "optimizer.safetensors");
+    if (st_write(p, ts, 2) != 0) goto out;
+    free(p);
+    p = NULL;
+    if (tokenizer_path) {
+        size_t len;
+        char *src = NULL;
+        if (path_is_dir(tokenizer_path)) {
+            char *tp = path_join(tokenizer_path, "tokenizer.json");
+            src = file_read_all(tp, &len);
+            free(tp);
+        } else {
+            src = file_read_all(tokenizer_path, &len);
+        }
+        if (!src) goto out;
+        p = path_join(tmp, "tokenizer.json");
+        int w = file_write_atomic(p, src, len);
+        free(src);
+        if (w != 0) goto out;
+        free(p);
+        p = NULL;
+    }
+    /* chirp.json last: its presence marks a complete checkpoint */
+    p = path_join(tmp, "chirp.json");
+    if (file_write_atomic(p, manifest_json, strlen(manifest_json)) != 0) goto out;
+    if (dir_sync(tmp) != 0) goto out;
+    if (dir_remove_tree(final_dir) != 0) goto out;
+    if (rename(tmp, final_dir) != 0) {
+        chirp_fail_errno("rename %s -> %s", tmp, final_dir);
+        goto out;
+    }
+    rc = dir_sync(run_dir);
+out:
+    if (rc != 0) {
+        chirp_error_prefix("checkpoint %s: ", final_dir);
+    }
+    free(p);
+    free(final_dir);
+    free(tmp);
+    return rc;
+}
+
+/* Parses "step_N" names; -1 otherwise. */
+static long long step_of(const char *name) {
+    if (strncmp(name, "step_", 5) != 0 || !name[5]) return -1;
+    char *end;
+    long long n = strtoll(name + 5, &end, 10);
+    return *end == '\0' && n >= 0 ? n : -1;
+}
+
+static int list_steps(const char *run_dir, long long **out) {
+    DIR *d = opendir(run_dir);
+    *out = NULL;
+    if (!d) return 0;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long long s = step_of(e->d_name);
+        if (s < 0) continue;
+        char *m = path_join(run_dir, e->d_name);
+        char *c = path_join(m, "chirp.json");
+        int ok = path_exists(c);
+        free(c);
+        free(m);
+        if (!ok) continue;
+        if (n == cap) *out = xrealloc(*out, (size_t)(cap = cap ? cap * 2 : 16) * sizeof(long long));
+        (*out)[n++] = s;
+    }
+    closedir(d);
+    /* sort ascending (insertion sort: a handful of entries) */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && (*out)[j - 1] > (*out)[j]; j--) {
+            long long t = (*out)[j];
+            (*out)[j] = (*out)[j - 1];
+            (*out)[j - 1] = t;
+        }
+    return n;
+}
+
+long long checkpoint_latest(const char *run_dir) {
+    long long *steps;
+    int n = list_steps(run_dir, &steps);
+    long long best = n > 0 ? steps[n - 1] : 0;
+    free(steps);
+    return best;
+}
+
+int checkpoint_load_optimizer(const char *ckpt_dir, AdamW *opt) {
+    char *p = path_join(ckpt_dir, "optimizer.safetensors");
+    StFile f;
+    int rc = st_open(&f, p);
+    if (rc == 0) {
+        const StTensor *m = st_find(&f, "exp_avg"), *v = st_find(&f, "exp_avg_sq");
+        if (!m || !v || strcmp(m->dtype, "F32") || strcmp(v->dtype, "F32") || st_numel(m) != opt->num_params ||
+            st_numel(v) != opt->num_params) {
+            rc = chirp_fail("%s: optimizer state does not match the model (%zu parameters)", p, opt->num_params);
+        } else {
+            memcpy(opt->m, m->data, opt->num_params * sizeof(float));
+            memcpy(opt->v, v->data, opt->num_params * sizeof(float));
+        }
+        st_close(&f);
+    }
+    free(p);
+    return rc;
+}
+
+int checkpoint_prune(const char *run_dir, int keep) {
+    long long *steps;
+    int n = list_steps(run_dir, &steps);
+    int rc = 0;
+    for (int i = 0; i + keep < n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "step_%lld", steps[i]);
+        char *p = path_join(run_dir, name);
+        /* remove chirp.json first so a half-deleted dir never looks complete */
+        char *c = path_join(p, "chirp.json");
+        unlink(c);
+        free(c);
+        if (dir_remove_tree(p) != 0) rc = -1;
+        free(p);
+    }
+    free(steps);
+    return rc;
+}

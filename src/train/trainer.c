@@ -1,0 +1,371 @@
+/* trainer.c: the training loop (see trainer.h).
+ *
+ * Resume is exact because everything a step depends on is restored
+ * bit for bit: parameters, AdamW moments and step count, and the data
+ * position (batches drawn), from which the loader rebuilds any shuffle
+ * order. With the same thread count every kernel reduces in the same
+ * order, so the losses after a resume equal those of an unbroken run. */
+#include "train/trainer.h"
+
+#include <cblas.h>
+#include <jansson.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model/gpt2_compute.h"
+#include "train/adamw.h"
+#include "train/checkpoint.h"
+#include "train/dataloader.h"
+#include "util/error.h"
+#include "util/file.h"
+#include "util/progress.h"
+#include "util/timer.h"
+
+void train_options_defaults(TrainOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->B = 4;
+    o->T = 64;
+    o->grad_accum = 1;
+    o->steps = 100;
+    o->lr = 6e-4;
+    o->min_lr = -1;
+    o->schedule = SCHED_CONSTANT;
+    o->weight_decay = 0.1;
+    o->beta1 = 0.9;
+    o->beta2 = 0.95;
+    o->eps = 1e-8;
+    o->grad_clip = 1.0;
+    o->seed = 1337;
+    o->eval_batches = 20;
+}
+
+void train_set_threads(int n) {
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+static json_t *shards_json(const DataLoader *dl) {
+    json_t *arr = json_array();
+    char(*hex)[65] = xcalloc((size_t)dl->nshards, 65);
+    int ok = dataloader_hash_shards(dl, hex) == 0;
+    for (int i = 0; i < dl->nshards; i++) {
+        json_t *s = json_object();
+        json_object_set_new(s, "path", json_string(dl->shards[i].path));
+        json_object_set_new(s, "tokens", json_integer((json_int_t)dl->shards[i].count));
+        json_object_set_new(s, "sha256", ok ? json_string(hex[i]) : json_null());
+        json_array_append_new(arr, s);
+    }
+    free(hex);
+    return arr;
+}
+
+static char *manifest(const TrainOptions *o, const Gpt2Model *m, long long step, const AdamW *opt,
+                      const DataLoader *train, json_t *train_shards, json_t *val_shards, double last_loss) {
+    json_t *r = json_object();
+    json_object_set_new(r, "format", json_string("chirp-checkpoint"));
+    json_object_set_new(r, "version", json_integer(1));
+    json_object_set_new(r, "step", json_integer(step));
+    json_object_set_new(r, "steps", json_integer(o->steps));
+    json_object_set_new(r, "tokens_seen", json_integer((json_int_t)(step * o->grad_accum * o->B * o->T)));
+    json_object_set_new(r, "train_loss", json_real(last_loss));
+    json_object_set_new(r, "num_params", json_integer((json_int_t)m->num_params));
+    json_t *h = json_object();
+    json_object_set_new(h, "batch", json_integer(o->B));
+    json_object_set_new(h, "seq", json_integer(o->T));
+    json_object_set_new(h, "grad_accum", json_integer(o->grad_accum));
+    json_object_set_new(h, "lr", json_real(o->lr));
+    json_object_set_new(h, "min_lr", json_real(o->min_lr >= 0 ? o->min_lr : (o->schedule == SCHED_CONSTANT ? o->lr : o->lr / 10)));
+    json_object_set_new(h, "warmup", json_integer(o->warmup));
+    json_object_set_new(h, "schedule", json_string(schedule_name(o->schedule)));
+    json_object_set_new(h, "weight_decay", json_real(o->weight_decay));
+    json_object_set_new(h, "beta1", json_real(o->beta1));
+    json_object_set_new(h, "beta2", json_real(o->beta2));
+    json_object_set_new(h, "eps", json_real(o->eps));
+    json_object_set_new(h, "grad_clip", json_real(o->grad_clip));
+    json_object_set_new(h, "seed", json_integer((json_int_t)o->seed));
+    json_object_set_new(h, "shuffle", json_boolean(o->shuffle));
+    json_object_set_new(h, "threads", json_integer(omp_get_max_threads()));
+    if (o->init_dir) json_object_set_new(h, "init", json_string(o->init_dir));
+    if (o->preset) json_object_set_new(h, "model", json_string(o->preset));
+    json_object_set_new(r, "hyperparameters", h);
+    json_t *opt_j = json_object();
+    json_object_set_new(opt_j, "type", json_string("adamw"));
+    json_object_set_new(opt_j, "step", json_integer(opt->t));
+    json_object_set_new(opt_j, "state_file", json_string("optimizer.safetensors"));
+    json_object_set_new(r, "optimizer", opt_j);
+    json_t *d = json_object();
+    json_object_set_new(d, "train", json_incref(train_shards));
+    if (val_shards) json_object_set_new(d, "val", json_incref(val_shards));
+    json_object_set_new(d, "position_batches", json_integer(train->batches));
+    json_object_set_new(d, "order", json_string(o->shuffle ? "shuffle" : "sequential"));
+    json_object_set_new(r, "data", d);
+    char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+    json_decref(r);
+    size_t n = strlen(s);
+    s = xrealloc(s, n + 2);
+    s[n] = '\n';
+    s[n + 1] = '\0';
+    return s;
+}
+
+/* Mean loss of the first n batches of the loader (from its start). */
+static int eval_batches(const Gpt2Model *m, Gpt2Acts *a, DataLoader *dl, int n, double *out) {
+    dataloader_seek(dl, 0);
+    double s = 0;
+    for (int i = 0; i < n; i++) {
+        if (dataloader_next(dl) != 0) return -1;
+        s += gpt2_forward(m, a, dl->inputs, dl->targets, 0.0f);
+    }
+    *out = s / n;
+    return 0;
+}
+
+/* Keeps only log.jsonl records with step <= upto (resume rewinds the log). */
+static int log_rewind(const char *path, long long upto) {
+    if (!path_exists(path)) return 0;
+    size_t len;
+    char *data = file_read_all(path, &len);
+    if (!data) return -1;
+    char *out = xmalloc(len + 1);
+    size_t on = 0;
+    for (char *line = data; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t ll = nl ? (size_t)(nl - line + 1) : strlen(line);
+        const char *sp = strstr(line, "\"step\":");
+        long long st = sp && sp < line + ll ? strtoll(sp + 7, NULL, 10) : 0;
+        if (st <= upto) {
+            memcpy(out + on, line, ll);
+            on += ll;
+        }
+        line += ll;
+    }
+    int rc = file_write_atomic(path, out, on);
+    free(out);
+    free(data);
+    return rc;
+}
+
+static int build_model(const TrainOptions *o, Gpt2Model *m) {
+    if (o->init_dir) return gpt2_load(m, o->init_dir);
+    Gpt2Config cfg = o->arch;
+    if (o->preset && gpt2_preset(o->preset, &cfg) != 0) return -1;
+    if (o->vocab_override > 0) cfg.vocab_size = o->vocab_override;
+    if (o->ctx_override > 0) cfg.n_ctx = o->ctx_override;
+    if (cfg.ln_eps == 0) cfg.ln_eps = 1e-5f;
+    return gpt2_init_random(m, &cfg, o->seed);
+}
+
+int train_run(const TrainOptions *o) {
+    if (o->threads > 0) train_set_threads(o->threads);
+    Gpt2Model m;
+    memset(&m, 0, sizeof m);
+    DataLoader train, val;
+    memset(&train, 0, sizeof train);
+    memset(&val, 0, sizeof val);
+    Gpt2Acts acts;
+    memset(&acts, 0, sizeof acts);
+    AdamW opt;
+    memset(&opt, 0, sizeof opt);
+    float *grads = NULL;
+    json_t *train_sh = NULL, *val_sh = NULL;
+    FILE *logf = NULL;
+    char *log_path = NULL;
+    int rc = -1;
+    long long start = 0;
+    double min_lr = o->min_lr >= 0 ? o->min_lr : (o->schedule == SCHED_CONSTANT ? o->lr : o->lr / 10);
+
+    if (dir_create(o->out_dir) != 0) goto out;
+    char resume_dir[4200] = "";
+    if (o->resume) {
+        start = checkpoint_latest(o->out_dir);
+        if (start > 0) {
+            snprintf(resume_dir, sizeof resume_dir, "%s/step_%lld", o->out_dir, start);
+            if (gpt2_load(&m, resume_dir) != 0) goto out;
+            fprintf(stderr, "chirp train: resuming from %s\n", resume_dir);
+        } else {
+            fprintf(stderr, "chirp train: no checkpoint in %s, starting from scratch\n", o->out_dir);
+        }
+    }
+    if (start == 0 && build_model(o, &m) != 0) goto out;
+    if (o->T > m.cfg.n_ctx) {
+        chirp_fail("--seq %d exceeds the model's context length %d", o->T, m.cfg.n_ctx);
+        goto out;
+    }
+    if (dataloader_open(&train, o->train_pattern, o->B, o->T, m.cfg.vocab_size, o->shuffle, o->seed) != 0) goto out;
+    if (o->val_pattern && dataloader_open(&val, o->val_pattern, o->B, o->T, m.cfg.vocab_size, 0, 0) != 0) goto out;
+    if (gpt2_acts_init(&acts, &m.cfg, o->B, o->T) != 0) goto out;
+    adamw_init(&opt, m.num_params, o->beta1, o->beta2, o->eps, o->weight_decay);
+    grads = xmalloc(m.num_params * sizeof(float));
+    if (start > 0) {
+        if (checkpoint_load_optimizer(resume_dir, &opt) != 0) goto out;
+        char *mp = path_join(resume_dir, "chirp.json");
+        json_error_t jerr;
+        json_t *mj = json_load_file(mp, 0, &jerr);
+        free(mp);
+        json_t *pos = mj ? json_object_get(json_object_get(mj, "data"), "position_batches") : NULL;
+        json_t *ot = mj ? json_object_get(json_object_get(mj, "optimizer"), "step") : NULL;
+        if (!json_is_integer(pos) || !json_is_integer(ot)) {
+            if (mj) json_decref(mj);
+            chirp_fail("%s/chirp.json: missing data position or optimizer step", resume_dir);
+            goto out;
+        }
+        dataloader_seek(&train, json_integer_value(pos));
+        opt.t = json_integer_value(ot);
+        json_decref(mj);
+        if (start >= o->steps) {
+            fprintf(stderr, "chirp train: checkpoint step %lld already reaches --steps %lld\n", start, o->steps);
+        }
+    }
+    train_sh = shards_json(&train);
+    if (o->val_pattern) val_sh = shards_json(&val);
+    log_path = path_join(o->out_dir, "log.jsonl");
+    if (o->resume) {
+        if (log_rewind(log_path, start) != 0) goto out;
+    } else if (path_exists(log_path) && unlink(log_path) != 0) {
+        chirp_fail_errno("%s", log_path);
+        goto out;
+    }
+    logf = fopen(log_path, "a");
+    if (!logf) {
+        chirp_fail_errno("%s", log_path);
+        goto out;
+    }
+    fprintf(stderr, "chirp train: %zu parameters (L=%d H=%d C=%d T=%d V=%d), %zu train tokens in %d shard(s), B=%d T=%d x%d, %d threads\n",
+            m.num_params, m.cfg.n_layer, m.cfg.n_head, m.cfg.n_embd, m.cfg.n_ctx, m.cfg.vocab_size, train.total,
+            train.nshards, o->B, o->T, o->grad_accum, omp_get_max_threads());
+
+    Progress prog;
+    progress_init(&prog, "train", "steps", (double)o->steps);
+    prog.quiet = prog.quiet || o->quiet;
+    long long last_saved = start;
+    double last_loss = NAN;
+    for (long long step = start + 1; step <= o->steps; step++) {
+        double t0 = time_now();
+        double lr = schedule_lr(o->schedule, step - 1, o->steps, o->warmup, o->lr, min_lr);
+        memset(grads, 0, m.num_params * sizeof(float));
+        double loss_sum = 0;
+        for (int k = 0; k < o->grad_accum; k++) {
+            if (dataloader_next(&train) != 0) goto out;
+            loss_sum += gpt2_forward(&m, &acts, train.inputs, train.targets, 1.0f / (float)o->grad_accum);
+            gpt2_backward(&m, &acts, grads);
+        }
+        float loss = (float)(loss_sum / o->grad_accum);
+        float norm = grad_global_norm(grads, m.num_params);
+        if (!isfinite(loss) || !isfinite(norm)) {
+            if (prog.drew) fprintf(stderr, "\r\033[K");
+            if (last_saved > 0)
+                chirp_fail("%s at step %lld (loss %g, grad norm %g); stopped, the last good checkpoint is %s/step_%lld",
+                           isfinite(loss) ? "gradient is not finite" : "loss is not finite", step, loss, norm,
+                           o->out_dir, last_saved);
+            else
+                chirp_fail("%s at step %lld (loss %g, grad norm %g); stopped, no checkpoint was written yet",
+                           isfinite(loss) ? "gradient is not finite" : "loss is not finite", step, loss, norm);
+            goto out;
+        }
+        grad_clip(grads, m.num_params, norm, o->grad_clip);
+        adamw_step(&opt, &m.cfg, m.param_buf, grads, lr);
+        last_loss = loss;
+        double ms = (time_now() - t0) * 1000.0;
+        double toks = (double)o->grad_accum * o->B * o->T / (ms / 1000.0);
+        if (prog.drew) {
+            fprintf(stderr, "\r\033[K");
+            prog.drew = false;
+        }
+        printf("step %lld loss %.6f lr %.6e norm %.4f ms %.1f tok/s %.0f\n", step, loss, lr, norm, ms, toks);
+        fflush(stdout);
+        fprintf(logf, "{\"step\":%lld,\"loss\":%.9g,\"lr\":%.9g,\"norm\":%.9g,\"ms\":%.3f,\"tok_s\":%.1f}\n", step,
+                loss, lr, norm, ms, toks);
+        bool last = step == o->steps;
+        if (o->val_pattern && ((o->eval_every > 0 && step % o->eval_every == 0) || last)) {
+            double vl;
+            if (eval_batches(&m, &acts, &val, o->eval_batches, &vl) != 0) goto out;
+            printf("val step %lld loss %.6f\n", step, vl);
+            fflush(stdout);
+            fprintf(logf, "{\"step\":%lld,\"val_loss\":%.9g}\n", step, vl);
+        }
+        fflush(logf);
+        if ((o->save_every > 0 && step % o->save_every == 0) || last) {
+            char *man = manifest(o, &m, step, &opt, &train, train_sh, val_sh, loss);
+            int w = checkpoint_write(o->out_dir, step, &m, &opt, man, o->tokenizer);
+            free(man);
+            if (w != 0) goto out;
+            last_saved = step;
+            if (o->keep > 0 && checkpoint_prune(o->out_dir, o->keep) != 0) goto out;
+        }
+        char extra[96];
+        snprintf(extra, sizeof extra, "loss %.4f, %.0f tok/s", loss, toks);
+        progress_update(&prog, (double)step, extra);
+    }
+    if (prog.drew) fprintf(stderr, "\r\033[K");
+    (void)last_loss;
+    rc = 0;
+out:
+    if (logf) fclose(logf);
+    free(log_path);
+    if (train_sh) json_decref(train_sh);
+    if (val_sh) json_decref(val_sh);
+    free(grads);
+    adamw_destroy(&opt);
+    gpt2_acts_destroy(&acts);
+    dataloader_close(&train);
+    if (o->val_pattern) dataloader_close(&val);
+    gpt2_free(&m);
+    return rc;
+}
+
+int eval_dataset(const Gpt2Model *m, const char *pattern, int B, int T, double *mean_loss, long long *count) {
+    if (T > m->cfg.n_ctx) return chirp_fail("--seq %d exceeds the model's context length %d", T, m->cfg.n_ctx);
+    DataLoader dl;
+    /* opened with B=T=1 only to validate the shards; windows are read directly */
+    if (dataloader_open(&dl, pattern, 1, 1, m->cfg.vocab_size, 0, 0) != 0) return -1;
+    Gpt2Acts a;
+    if (gpt2_acts_init(&a, &m->cfg, B, T) != 0) {
+        dataloader_close(&dl);
+        return -1;
+    }
+    size_t predict = dl.total - 1; /* every token but the first is a target */
+    size_t bt = (size_t)B * T;
+    int32_t *in = xmalloc(bt * sizeof(int32_t)), *tg = xmalloc(bt * sizeof(int32_t));
+    uint16_t *raw = xmalloc(((size_t)T + 1) * sizeof(uint16_t));
+    int rc = 0;
+    double sum = 0;
+    long long n = 0;
+    /* Row b of a batch predicts targets pos+b*T+1 .. +T: rows tile the
+     * stream without overlap, and the last batch masks what is past the end. */
+    for (size_t pos = 0; rc == 0 && pos < predict; pos += bt) {
+        for (size_t i = 0; i < bt; i++) {
+            in[i] = 0;
+            tg[i] = -1;
+        }
+        int cnt = 0;
+        for (int b = 0; b < B && rc == 0; b++) {
+            size_t s = pos + (size_t)b * T;
+            if (s >= predict) break;
+            size_t len = predict - s < (size_t)T ? predict - s : (size_t)T;
+            rc = dataloader_read(&dl, s, len + 1, raw);
+            for (size_t i = 0; rc == 0 && i < len; i++) {
+                in[(size_t)b * T + i] = raw[i];
+                tg[(size_t)b * T + i] = raw[i + 1];
+                cnt++;
+            }
+        }
+        if (rc) break;
+        float l = gpt2_forward(m, &a, in, tg, 0.0f);
+        sum += (double)l * cnt;
+        n += cnt;
+    }
+    free(raw);
+    free(in);
+    free(tg);
+    gpt2_acts_destroy(&a);
+    dataloader_close(&dl);
+    if (rc == 0) {
+        *mean_loss = n > 0 ? sum / n : 0;
+        *count = n;
+    }
+    return rc;
+}
