@@ -19,14 +19,7 @@ size_t gen_utf8_complete_prefix(const char *s, size_t n) {
     return n;  /* only continuation bytes: invalid, let them through */
 }
 
-typedef struct Out {
-    char *buf;
-    size_t len, cap, emitted;
-    GenWriteFn write;
-    void *ctx;
-} Out;
-
-static void out_append(Out *o, const char *b, size_t n) {
+static void out_append(GenStream *o, const char *b, size_t n) {
     if (o->len + n + 1 > o->cap) {
         while (o->len + n + 1 > o->cap) o->cap = o->cap ? o->cap * 2 : 256;
         o->buf = xrealloc(o->buf, o->cap);
@@ -36,19 +29,19 @@ static void out_append(Out *o, const char *b, size_t n) {
     o->buf[o->len] = '\0';
 }
 
-static void out_emit_to(Out *o, size_t upto) {
+static void out_emit_to(GenStream *o, size_t upto) {
     if (upto > o->emitted) {
         if (o->write) o->write(o->ctx, o->buf + o->emitted, upto - o->emitted);
         o->emitted = upto;
     }
 }
 
-/* Finds the earliest stop string in the text; returns its offset or -1.
- * Only the tail that can hold a new match is searched. */
-static long find_stop(const Out *o, const GenOptions *opt, size_t from) {
+/* The earliest stop string in the text, or -1. Only the tail that can
+ * hold a new match (from - len(stop) on) is searched. */
+static long find_stop(const GenStream *o, size_t from) {
     long best = -1;
-    for (int i = 0; i < opt->n_stop_strings; i++) {
-        const char *st = opt->stop_strings[i];
+    for (int i = 0; i < o->n_stops; i++) {
+        const char *st = o->stops[i];
         size_t sl = strlen(st);
         if (sl == 0) continue;
         size_t start = from > sl ? from - sl : 0;
@@ -59,11 +52,11 @@ static long find_stop(const Out *o, const GenOptions *opt, size_t from) {
 }
 
 /* How much of the text can be written now: complete UTF-8, and no tail
- * that might grow into a stop string. */
-static size_t safe_end(const Out *o, const GenOptions *opt) {
+ * that might still grow into a stop string. */
+static size_t safe_end(const GenStream *o) {
     size_t end = gen_utf8_complete_prefix(o->buf, o->len);
-    for (int i = 0; i < opt->n_stop_strings; i++) {
-        const char *st = opt->stop_strings[i];
+    for (int i = 0; i < o->n_stops; i++) {
+        const char *st = o->stops[i];
         size_t sl = strlen(st);
         for (size_t k = sl > 0 ? sl - 1 : 0; k > 0; k--) {
             if (k <= o->len && memcmp(o->buf + o->len - k, st, k) == 0) {
@@ -74,6 +67,32 @@ static size_t safe_end(const Out *o, const GenOptions *opt) {
     }
     return end < o->emitted ? o->emitted : end;
 }
+
+void gen_stream_init(GenStream *o, const char *const *stops, int n_stops, GenWriteFn write, void *ctx) {
+    memset(o, 0, sizeof *o);
+    o->stops = stops;
+    o->n_stops = n_stops;
+    o->write = write;
+    o->ctx = ctx;
+    out_append(o, "", 0);
+}
+
+int gen_stream_push(GenStream *o, const char *bytes, size_t n) {
+    size_t before = o->len;
+    out_append(o, bytes, n);
+    long hit = find_stop(o, before);
+    if (hit >= 0) {
+        /* The stop string and what follows are not part of the text. */
+        o->len = (size_t)hit;
+        o->buf[o->len] = '\0';
+        out_emit_to(o, o->len);
+        return 1;
+    }
+    out_emit_to(o, safe_end(o));
+    return 0;
+}
+
+void gen_stream_finish(GenStream *o) { out_emit_to(o, o->len); }
 
 static int is_stop_id(const GenOptions *opt, int32_t t) {
     for (int i = 0; i < opt->n_stop_ids; i++)
@@ -94,8 +113,8 @@ int generate(InferState *st, Sampler *sampler, const Tokenizer *tok, const int32
     double t1 = time_now();
     r->prefill_s = t1 - t0;
 
-    Out o = {.write = write, .ctx = ctx};
-    out_append(&o, "", 0);
+    GenStream o;
+    gen_stream_init(&o, opt->stop_strings, opt->n_stop_strings, write, ctx);
     r->stopped = "max-tokens";
     for (int i = 0; i < opt->max_tokens; i++) {
         if (interrupt && *interrupt) {
@@ -112,42 +131,28 @@ int generate(InferState *st, Sampler *sampler, const Tokenizer *tok, const int32
         sampler_observe(sampler, t);
         size_t blen = 0;
         const char *b = tokenizer_token_bytes(tok, t, &blen);
-        size_t before = o.len;
-        if (b) out_append(&o, b, blen);
-        long hit = find_stop(&o, opt, before);
-        if (hit >= 0) {
-            /* Cut the text at the stop string; it and what follows are not
-             * part of the reply. The token is still fed so the cache
-             * matches what the model produced. */
-            o.len = (size_t)hit;
-            o.buf[o.len] = '\0';
-            out_emit_to(&o, o.len);
-            r->stopped = "stop-string";
-            if (st->pos < n_ctx) logits = infer_step(st, t);
-            break;
-        }
-        out_emit_to(&o, safe_end(&o, opt));
+        int hit = gen_stream_push(&o, b ? b : "", b ? blen : 0);
         if (st->pos >= n_ctx) {
-            r->stopped = "context";
+            r->stopped = hit ? "stop-string" : "context";
             break;
         }
-        if (i + 1 < opt->max_tokens) {
-            logits = infer_step(st, t);
-            if (!logits) {
-                free(o.buf);
-                return -1;
-            }
-        } else {
-            /* Feed the last token too: chat continues from this cache. */
-            if (!infer_step(st, t)) {
-                free(o.buf);
-                return -1;
-            }
+        /* Feed every sampled token, the last one too: the cache then holds
+         * exactly what the model produced, and chat continues from it. */
+        const float *next = infer_step(st, t);
+        if (!next) {
+            free(o.buf);
+            return -1;
+        }
+        logits = next;
+        if (hit) {
+            r->stopped = "stop-string";
+            break;
         }
     }
-    /* Whatever is held back (an unfinished stop string prefix, or bytes of
-     * a character the model never completed) is written now. */
-    out_emit_to(&o, o.len);
+    /* Whatever is held back (the start of a stop string that never
+     * completed, or bytes of a character the model never finished) is
+     * written now. */
+    gen_stream_finish(&o);
     r->decode_s = time_now() - t1;
     r->text = o.buf;
     r->text_len = o.len;

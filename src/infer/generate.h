@@ -44,11 +44,32 @@ typedef struct GenResult {
  * up to max_tokens tokens, writing text through write(ctx, ...). Every
  * sampled token except a final stop token is fed back, so on return the
  * cache holds prompt + generated tokens. Returns 0 or -1 with the error
- * set; r->text must be freed by the caller (gen_result_destroy). */
+ * set; r->text must be freed by the caller (gen_result_destroy). The
+ * loop always leaves logits for the next token in st->logits. */
 int generate(InferState *st, Sampler *sampler, const Tokenizer *tok, const int32_t *prompt, int n_prompt,
              const GenOptions *opt, volatile sig_atomic_t *interrupt, GenWriteFn write, void *ctx, GenResult *r);
 
 void gen_result_destroy(GenResult *r);
+
+/* The streaming part on its own: bytes in (one token's at a time), text
+ * out through write() as soon as it is safe. */
+typedef struct GenStream {
+    char *buf;               /* all text so far (NUL-terminated) */
+    size_t len, cap, emitted;
+    const char *const *stops;
+    int n_stops;
+    GenWriteFn write;
+    void *ctx;
+} GenStream;
+
+void gen_stream_init(GenStream *s, const char *const *stops, int n_stops, GenWriteFn write, void *ctx);
+
+/* Adds bytes; returns 1 when a stop string appeared (the text is cut
+ * before it and everything before it has been written), else 0. */
+int gen_stream_push(GenStream *s, const char *bytes, size_t n);
+
+/* Writes whatever was held back. s->buf stays the caller's to free. */
+void gen_stream_finish(GenStream *s);
 
 /* Length of the longest prefix of s[0..n) that ends on a UTF-8 character
  * boundary: an incomplete multi-byte sequence at the end is excluded
