@@ -3,21 +3,18 @@
  * through a pipe (non-TTY stdin). */
 #include "testutil.h"
 
+#include <jansson.h>
+
 #include "infer/chat_template.h"
 #include "model/gpt2.h"
 #include "util/error.h"
 #include "util/file.h"
 
 static char chatml_dir[512];  /* random model + a trained tokenizer with chat tokens */
-static char gpt2_tok[4096], tweets_model[4096];
+static char plain_tok[600];   /* the same tokenizer without <|im_start|> / <|im_end|> */
 
 static int setup(void **state) {
     (void)state;
-    const char *t = testdata_path("gpt2-tokenizer");
-    if (t) snprintf(gpt2_tok, sizeof gpt2_tok, "%s", t);
-    const char *m = testdata_path("gpt2-train-ref/tweets-init");
-    if (m) snprintf(tweets_model, sizeof tweets_model, "%s", m);
-
     /* A tokenizer trained by chirp has <|im_start|> and <|im_end|>. */
     snprintf(chatml_dir, sizeof chatml_dir, "%s", test_tmpdir());
     char *txt = path_join(chatml_dir, "corpus.txt");
@@ -39,7 +36,25 @@ static int setup(void **state) {
     Gpt2Model g;
     if (gpt2_init_random(&g, &cfg, 5) != 0 || gpt2_save(&g, chatml_dir) != 0) return -1;
     gpt2_free(&g);
-    return 0;
+
+    /* Like plain GPT-2: no chat tokens (the last two ids dropped). */
+    tj = path_join(chatml_dir, "tokenizer.json");
+    json_t *root = json_load_file(tj, 0, NULL);
+    free(tj);
+    if (!root) return -1;
+    json_t *added = json_object_get(root, "added_tokens");
+    json_t *vocab = json_object_get(json_object_get(root, "model"), "vocab");
+    for (size_t i = json_array_size(added); i-- > 0;) {
+        const char *c = json_string_value(json_object_get(json_array_get(added, i), "content"));
+        if (c && (!strcmp(c, "<|im_start|>") || !strcmp(c, "<|im_end|>"))) {
+            json_object_del(vocab, c);
+            json_array_remove(added, i);
+        }
+    }
+    snprintf(plain_tok, sizeof plain_tok, "%s/plain-tokenizer.json", chatml_dir);
+    int rc = json_dump_file(root, plain_tok, 0);
+    json_decref(root);
+    return rc;
 }
 
 static Tokenizer *chatml_tok(void) {
@@ -104,9 +119,9 @@ static void test_chatml_render_and_mask(void **state) {
 
 static void test_plain_fallback(void **state) {
     (void)state;
-    if (!gpt2_tok[0]) skip();
-    Tokenizer *tok = tokenizer_load(gpt2_tok);
+    Tokenizer *tok = tokenizer_load(plain_tok);
     assert_non_null(tok);
+    assert_int_equal(tokenizer_special_id(tok, "<|im_start|>"), -1);
     ChatTemplate t;
     assert_int_equal(chat_template_load(&t, NULL, tok), 0);
     assert_true(t.plain);
@@ -116,11 +131,14 @@ static void test_plain_fallback(void **state) {
                         "System: Be nice.\nUser: hi\nAssistant: hello there\nUser: how are you?\nAssistant:");
     assert_string_equal(decode(tok, &c, 1), " hello there\n");
     /* The assistant's words are tokenized as a model continuing
-     * "Assistant:" would produce them: " hello" is one token. */
-    int32_t ids[4];
-    assert_int_equal(tokenizer_encode(tok, " hello", 6, false, ids, 4), 1);
+     * "Assistant:" would produce them: " hello there" encoded on its own
+     * appears, masked, in the rendering. */
+    int32_t ids[32];
+    long n = tokenizer_encode(tok, " hello there", 12, false, ids, 32);
+    assert_true(n > 0);
     int found = 0;
-    for (size_t i = 0; i < c.n; i++) found |= c.ids[i] == ids[0] && c.mask[i];
+    for (size_t i = 0; i + (size_t)n <= c.n && !found; i++)
+        found = c.mask[i] && memcmp(c.ids + i, ids, (size_t)n * sizeof(int32_t)) == 0;
     assert_true(found);
     chat_tokens_free(&c);
     chat_template_destroy(&t);
@@ -178,14 +196,14 @@ static int count_lines(const char *s) {
     return n;
 }
 
-/* Plain GPT-2 tokenizer: fallback template, said once; one reply line per
- * message line (replies stop at the newline that ends them). */
+/* A tokenizer without chat tokens (--tokenizer overrides the model's):
+ * fallback template, said once; one reply line per message line (replies
+ * stop at the newline that ends them). */
 static void test_chat_pipe_plain(void **state) {
     (void)state;
-    if (!gpt2_tok[0] || !tweets_model[0]) skip();
-    char args[10000], *out = NULL, *err = NULL;
-    snprintf(args, sizeof args, "--model %s --tokenizer %s --seed 1 --max-tokens 12 --system 'Be brief.'", tweets_model,
-             gpt2_tok);
+    char args[2048], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "--model %s --tokenizer %s --seed 1 --max-tokens 12 --system 'Be brief.'", chatml_dir,
+             plain_tok);
     assert_int_equal(run_chat("hello\nhow are you?\n\nwhat is new\n/exit\nnot read\n", args, &out, &err), 0);
     assert_int_equal(count_lines(out), 3);
     assert_non_null(strstr(err, "plain-text template"));

@@ -1,29 +1,48 @@
 /* test_generate.c: chirp generate and chirp quantize end to end, and the
  * generation loop's UTF-8 and stop-string safe streaming.
  *
- * Uses the tweets-init model (GPT-2 vocabulary, random weights) with the
- * GPT-2 tokenizer from the test data. */
+ * Uses a random model with a tokenizer trained in setup. */
 #include "testutil.h"
 
 #include "infer/generate.h"
+#include "model/gpt2.h"
 #include "util/file.h"
 #include "util/error.h"
 
-static char model_dir[1024], tok_dir[1024];
+/* A small model with the same tokenizer machinery as a real one: a
+ * tokenizer trained by chirp (vocabulary 400, with multi-byte characters in
+ * the corpus) and a random GPT-2 with that vocabulary and a 128-token
+ * context. (Loading GPT-2's 50k-token tokenizer takes a minute under ASan;
+ * this keeps the suite fast in both builds.) */
+static char model_dir[512], tok_dir[600];
 
 static int setup(void **state) {
     (void)state;
-    const char *m = testdata_path("gpt2-train-ref/tweets-init");
-    if (m) snprintf(model_dir, sizeof model_dir, "%s", m);
-    const char *t = testdata_path("gpt2-tokenizer");
-    if (t) snprintf(tok_dir, sizeof tok_dir, "%s", t);
-    return 0;
+    snprintf(model_dir, sizeof model_dir, "%s", test_tmpdir());
+    char *txt = path_join(model_dir, "corpus.txt");
+    FILE *f = fopen(txt, "w");
+    for (int i = 0; i < 300; i++)
+        fprintf(f, "Once upon a time a bird sang %d songs. Good morning! caf\xc3\xa9 \xe2\x82\xac%d \xf0\x9f\x90\xa6\n", i, i);
+    fclose(f);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s tokenizer train --input %s --vocab-size 400 --out %s >/dev/null 2>&1", chirp_bin(), txt,
+             model_dir);
+    free(txt);
+    if (run_capture(cmd, NULL) != 0) return -1;
+    snprintf(tok_dir, sizeof tok_dir, "%s/tokenizer.json", model_dir);
+    Tokenizer *tok = tokenizer_load(tok_dir);
+    if (!tok) return -1;
+    Gpt2Config cfg = {.n_layer = 2, .n_head = 2, .n_embd = 32, .n_ctx = 128,
+                      .vocab_size = tokenizer_vocab_size(tok), .ln_eps = 1e-5f};
+    tokenizer_free(tok);
+    Gpt2Model g;
+    if (gpt2_init_random(&g, &cfg, 9) != 0) return -1;
+    /* Sharper logits than the 0.02-std init, so sampled text varies. */
+    for (size_t i = 0; i < (size_t)cfg.vocab_size * cfg.n_embd; i++) g.params.wte[i] *= 10.0f;
+    int rc = gpt2_save(&g, model_dir);
+    gpt2_free(&g);
+    return rc;
 }
-
-#define NEED_DATA()                             \
-    do {                                        \
-        if (!model_dir[0] || !tok_dir[0]) skip(); \
-    } while (0)
 
 /* Runs chirp with args; stdout into *out, stderr into *err (both optional). */
 static int chirp(const char *args, char **out, char **err) {
@@ -46,14 +65,13 @@ static int chirp(const char *args, char **out, char **err) {
 }
 
 static char *gen_args(const char *extra) {
-    static char buf[12288];
+    static char buf[12288 + 4096];
     snprintf(buf, sizeof buf, "generate --model %s --tokenizer %s --threads 2 %s", model_dir, tok_dir, extra);
     return buf;
 }
 
 static void test_same_seed_same_text(void **state) {
     (void)state;
-    NEED_DATA();
     char *a = NULL, *b = NULL, *c = NULL, *err = NULL;
     assert_int_equal(chirp(gen_args("--prompt 'The bird said' --max-tokens 40 --seed 7 --top-k 50"), &a, &err), 0);
     assert_int_equal(chirp(gen_args("--prompt 'The bird said' --max-tokens 40 --seed 7 --top-k 50"), &b, NULL), 0);
@@ -73,7 +91,6 @@ static void test_same_seed_same_text(void **state) {
 
 static void test_n_samples_and_int8(void **state) {
     (void)state;
-    NEED_DATA();
     char *out = NULL, *err = NULL;
     assert_int_equal(chirp(gen_args("--prompt 'Hello' --max-tokens 8 --seed 1 --n 3 --quant int8"), &out, &err), 0);
     int seps = 0;
@@ -87,7 +104,6 @@ static void test_n_samples_and_int8(void **state) {
 /* A stop string cuts the text before its first occurrence. */
 static void test_stop_string(void **state) {
     (void)state;
-    NEED_DATA();
     char *full = NULL, *cut = NULL;
     assert_int_equal(chirp(gen_args("--prompt 'Once upon a time' --max-tokens 30 --temperature 0"), &full, NULL), 0);
     size_t len = strlen(full);
@@ -109,8 +125,7 @@ static void test_stop_string(void **state) {
 
 static void test_prompt_too_long(void **state) {
     (void)state;
-    NEED_DATA();
-    /* tweets-init has a context of 128 tokens. */
+    /* The model has a context of 128 tokens. */
     char path[] = "/tmp/chirp-long-XXXXXX";
     int fd = mkstemp(path);
     FILE *f = fdopen(fd, "w");
@@ -161,7 +176,6 @@ static void test_usage_errors(void **state) {
  * it equals on-the-fly int8 quantization of the same model. */
 static void test_quantize_cli(void **state) {
     (void)state;
-    NEED_DATA();
     char *q = path_join(test_tmpdir(), "q8");
     char args[8192], *out = NULL, *err = NULL, *a = NULL, *b = NULL;
     snprintf(args, sizeof args, "quantize --model %s --out %s --type int8", model_dir, q);
@@ -238,7 +252,6 @@ static void test_stream_stop_strings(void **state) {
  * stops at max tokens, and the text returned is what was written. */
 static void test_generate_loop(void **state) {
     (void)state;
-    NEED_DATA();
     Tokenizer *tok = tokenizer_load(tok_dir);
     assert_non_null(tok);
     InferModel m;
