@@ -22,12 +22,15 @@ static void quant_block(const float *x, int8_t *q, float *d) {
     float scale = amax / 127.0f;
     float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
     for (int i = 0; i < QBLOCK; i++) {
-        float v = roundf(x[i] * inv);
-        /* Clamp: rounding of x*inv can touch 127.0000x. -128 is never used,
-         * which keeps |q| representable as an unsigned byte for vpdpbusd. */
-        if (v > 127.0f) v = 127.0f;
-        if (v < -127.0f) v = -127.0f;
-        q[i] = (int8_t)v;
+        /* Round half away from zero, as roundf, but inline (roundf is a
+         * libm call here and quantizing GPT-2 124M makes 124M of them). */
+        float v = x[i] * inv;
+        int r = (int)(v + (v >= 0.0f ? 0.5f : -0.5f));
+        /* Clamp: x*inv can touch 127.0000x. -128 is never used, which keeps
+         * |q| representable as an unsigned byte for vpdpbusd. */
+        if (r > 127) r = 127;
+        if (r < -127) r = -127;
+        q[i] = (int8_t)r;
     }
     *d = scale;
 }
