@@ -128,7 +128,7 @@ static int run(int argc, char **argv) {
     }
     if (np + f.max_tokens > n_ctx)
         fprintf(stderr, "chirp generate: note: at most %ld new tokens fit in the context of %d\n", n_ctx - np, n_ctx);
-    if (!f.seed_given) fprintf(stderr, "chirp generate: seed %ld\n", f.seed);
+    if (!f.seed_given && f.temperature > 0) fprintf(stderr, "chirp generate: seed %ld\n", f.seed);
 
     st = infer_state_new(&m);
     GenOptions go = {.max_tokens = (int)f.max_tokens,
