@@ -178,10 +178,7 @@ static void attention(InferState *s, int l, int pos0, int T) {
             const float *q = s->qkv + (size_t)t * 3 * C + h * hs;
             int n = pos0 + t + 1;
             for (int j = 0; j < n; j++) {
-                const float *k = kc + (size_t)j * C + h * hs;
-                float d = 0.0f;
-                for (int i = 0; i < hs; i++) d += q[i] * k[i];
-                sc[j] = d * scale;
+                sc[j] = kern_dot(q, kc + (size_t)j * C + h * hs, hs) * scale;
             }
             kern_softmax(sc, n);
             float *o = s->att + (size_t)t * C + h * hs;

@@ -90,6 +90,25 @@ static inline float dot_avx512(const float *a, const float *x, int k) {
 }
 #endif
 
+float kern_dot(const float *a, const float *b, int n) {
+#ifdef __AVX512F__
+    return dot_avx512(a, b, n);
+#else
+    /* Four partial sums: a single running sum is one long dependency chain
+     * the compiler may not reorder (no -ffast-math). */
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+#endif
+}
+
 void kern_matvec_out_in(float *y, const float *x, const float *W, int n, int k) {
     int par = (long)k * n >= PAR_MIN_WEIGHTS;
 #pragma omp parallel for schedule(static) if (par)

@@ -17,6 +17,9 @@ void kern_matvec_in_out(float *y, const float *x, const float *W, const float *b
 /* y[n] = W[n, k] @ x[k]  (row-major [out, in]; the tied LM head wte). */
 void kern_matvec_out_in(float *y, const float *x, const float *W, int n, int k);
 
+/* Dot product of n floats (vectorized: the attention scores q.k). */
+float kern_dot(const float *a, const float *b, int n);
+
 /* Y[t, n] = b[n] + X[t, k] @ W[k, n] for t < T (Conv1D layout), via sgemm. */
 void kern_matmul_in_out(float *Y, const float *X, const float *W, const float *b, int T, int k, int n);
 
