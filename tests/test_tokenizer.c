@@ -2,12 +2,14 @@
  * round trips, special tokens, and the library API's contract. */
 #include "testutil.h"
 
+#include "text/bpe_train.h"
 #include "text/pretok.h"
 #include "text/tokenizer.h"
 #include "text/utf8.h"
 #include "util/error.h"
 
 #include <jansson.h>
+#include <omp.h>
 
 static Tokenizer *gpt2;
 
@@ -44,6 +46,13 @@ static void test_gpt2_loads(void **state) {
     assert_non_null(b);
     assert_int_equal(len, 1);
     assert_int_equal(b[0], ' ');
+    assert_int_equal(tokenizer_token_id(gpt2, " the", 4), 262);
+    assert_int_equal(tokenizer_token_id(gpt2, "<|endoftext|>", 13), 50256);
+    assert_int_equal(tokenizer_token_id(gpt2, "no such token here", 18), -1);
+    for (int32_t id = 0; id < 50257; id += 97) {
+        b = tokenizer_token_bytes(gpt2, id, &len);
+        assert_int_equal(tokenizer_token_id(gpt2, b, len), id);
+    }
     assert_null(tokenizer_token_bytes(gpt2, 50257, &len));
     assert_null(tokenizer_token_bytes(gpt2, -1, &len));
 }
@@ -258,6 +267,49 @@ static void test_long_piece_matches_small_path(void **state) {
     }
 }
 
+
+/* One shared tokenizer, many threads: each thread's ids equal the ids of
+ * the same text encoded alone. Two different tokenizers are mixed in the
+ * same threads, so a per-thread cache that mixed them up would show. */
+static void test_threads_and_two_tokenizers(void **state) {
+    (void)state;
+    NEED_GPT2();
+    enum { DOCS = 64, LEN = 3000 };
+    static char docs[DOCS][LEN];
+    static int32_t want[2][DOCS][LEN], got[DOCS][LEN];
+    static long nwant[2][DOCS], ngot[DOCS];
+    srand(5);
+    static const char *words[] = {" the", " post", "日本", " 😀", "\n", "!!", " it's", " 2024", "\xff", "a"};
+    BpeTrainer *tr = bpe_trainer_new();
+    for (int d = 0; d < DOCS; d++) {
+        size_t n = 0;
+        while (n + 16 < LEN) {
+            const char *w = words[rand() % 10];
+            memcpy(docs[d] + n, w, strlen(w));
+            n += strlen(w);
+        }
+        docs[d][n] = '\0';
+        bpe_trainer_add_text(tr, docs[d], n);
+    }
+    Tokenizer *other = bpe_trainer_train(tr, 300, 2, false);
+    bpe_trainer_free(tr);
+    assert_non_null(other);
+    const Tokenizer *toks[2] = {gpt2, other};
+    for (int k = 0; k < 2; k++)
+        for (int d = 0; d < DOCS; d++)
+            nwant[k][d] = tokenizer_encode(toks[k], docs[d], strlen(docs[d]), false, want[k][d], LEN);
+    assert_true(nwant[0][0] != nwant[1][0]); /* the two really differ */
+#pragma omp parallel for num_threads(4) schedule(dynamic, 1)
+    for (int d = 0; d < DOCS; d++)
+        ngot[d] = tokenizer_encode(toks[d % 3 == 0], docs[d], strlen(docs[d]), false, got[d], LEN);
+    for (int d = 0; d < DOCS; d++) {
+        int k = d % 3 == 0;
+        assert_int_equal(ngot[d], nwant[k][d]);
+        assert_memory_equal(got[d], want[k][d], sizeof(int32_t) * (size_t)nwant[k][d]);
+    }
+    tokenizer_free(other);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpt2_loads),
@@ -269,6 +321,7 @@ int main(void) {
         cmocka_unit_test(test_encode_capacity_contract),
         cmocka_unit_test(test_long_single_line),
         cmocka_unit_test(test_long_piece_matches_small_path),
+        cmocka_unit_test(test_threads_and_two_tokenizers),
     };
     return cmocka_run_group_tests_name("tokenizer", tests, setup, teardown);
 }

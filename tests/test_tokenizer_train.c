@@ -164,6 +164,11 @@ static void test_empty_training_input(void **state) {
     BpeTrainer *tr = bpe_trainer_new();
     assert_null(bpe_trainer_train(tr, 100, 2, false));
     assert_non_null(strstr(chirp_error(), "vocab size"));
+    t = bpe_trainer_train(tr, 300, 2, false);
+    assert_non_null(t);
+    tokenizer_free(t);
+    assert_null(bpe_trainer_train(tr, 300, 2, false)); /* a second time: an error, not a crash */
+    assert_non_null(strstr(chirp_error(), "only once"));
     bpe_trainer_free(tr);
 }
 
@@ -313,7 +318,9 @@ static char *mini_json(const char *extra_vocab, const char *merges) {
     int first = 1;
     json_object_foreach(vocab, key, v) {
         if (json_integer_value(v) >= 256) continue;
-        char *k = json_dumps(json_string(key), JSON_ENCODE_ANY);
+        json_t *js = json_string(key);
+        char *k = json_dumps(js, JSON_ENCODE_ANY);
+        json_decref(js);
         n += (size_t)snprintf(s + n, cap - n, "%s%s: %lld", first ? "" : ", ", k, (long long)json_integer_value(v));
         free(k);
         first = 0;

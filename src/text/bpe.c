@@ -21,19 +21,21 @@
 enum {
     SMALL_PIECE = 64,           /* array scan up to this many bytes */
     CACHE_KEY_MAX = 48,         /* longer pieces are not cached */
-    CACHE_SLOTS = 1 << 16,
-    CACHE_BYTES = 1 << 20,
-    CACHE_IDS = 1 << 18,
+    CACHE_SLOTS = 1 << 17,
+    CACHE_BYTES = 2 << 20,
+    CACHE_IDS = 1 << 19,
 };
 
 typedef struct Slot {
-    uint64_t hash;  /* 0 = empty */
+    uint64_t hash;
     uint32_t key_off, ids_off;
+    uint32_t gen;   /* the slot is empty unless gen == the cache's gen */
     uint8_t key_len, n_ids;
 } Slot;
 
 typedef struct Cache {
     uint64_t uid;
+    uint32_t gen;   /* bumping it empties every slot at once */
     uint32_t used;
     size_t bytes_used, ids_used;
     Slot slots[CACHE_SLOTS];
@@ -48,7 +50,10 @@ static void cache_destroy(void *p) { free(p); }
 static void cache_key_init(void) { pthread_key_create(&cache_key, cache_destroy); }
 
 static void cache_clear(Cache *c, uint64_t uid) {
-    memset(c->slots, 0, sizeof c->slots);
+    if (++c->gen == 0) {
+        memset(c->slots, 0, sizeof c->slots);
+        c->gen = 1;
+    }
     c->uid = uid;
     c->used = 0;
     c->bytes_used = c->ids_used = 0;
@@ -58,7 +63,7 @@ static Cache *cache_get(const Tokenizer *t) {
     pthread_once(&cache_once, cache_key_init);
     Cache *c = pthread_getspecific(cache_key);
     if (!c) {
-        c = xmalloc(sizeof *c);
+        c = xcalloc(1, sizeof *c);
         cache_clear(c, t->uid);
         pthread_setspecific(cache_key, c);
     } else if (c->uid != t->uid) {
@@ -81,7 +86,7 @@ static inline uint64_t hash_piece(const unsigned char *p, size_t n) {
     memcpy(&v, p, n);
     h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 29;
-    return h | 1;
+    return h;
 }
 
 /* Output: ids beyond cap are counted, not written. */
@@ -218,7 +223,7 @@ static void encode_piece(const Tokenizer *t, Cache *c, const unsigned char *p, s
         slot = (uint32_t)(hash >> 40) & (CACHE_SLOTS - 1);
         for (;;) {
             Slot *s = &c->slots[slot];
-            if (s->hash == 0) break;
+            if (s->gen != c->gen) break;
             if (s->hash == hash && s->key_len == n && memcmp(c->bytes + s->key_off, p, n) == 0) {
                 const int32_t *ids = c->ids + s->ids_off;
                 for (int k = 0; k < s->n_ids; k++) emit(o, ids[k]);
@@ -237,6 +242,7 @@ static void encode_piece(const Tokenizer *t, Cache *c, const unsigned char *p, s
         slot = (uint32_t)(hash >> 40) & (CACHE_SLOTS - 1);
     }
     Slot *s = &c->slots[slot];
+    s->gen = c->gen;
     s->hash = hash;
     s->key_off = (uint32_t)c->bytes_used;
     s->key_len = (uint8_t)n;

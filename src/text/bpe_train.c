@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *const chirp_special_tokens[CHIRP_N_SPECIAL] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
 
@@ -156,7 +157,7 @@ static size_t count_block(BpeTrainer *tr, const char *buf, size_t len, bool eof)
         /* The segment up to the next special token. */
         size_t seg = pos, skip = 0;
         for (; seg < len; seg++) {
-            if (s[seg] != '<') continue;
+            if (s[seg] != '<') continue; /* every chirp special token starts with '<' */
             long k = special_at(buf + seg, len - seg);
             if (k > 0) {
                 skip = (size_t)k;
@@ -184,8 +185,10 @@ int bpe_trainer_add_file(BpeTrainer *tr, const char *path, bool show_progress) {
     if (!f) return chirp_fail_errno("%s", path);
     size_t cap = 4u << 20, have = 0;
     char *buf = xmalloc(cap);
+    struct stat st;
+    double total = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? (double)st.st_size / 1e6 : 0;
     Progress pr;
-    progress_init(&pr, "tokenizer train: reading", "MB", 0);
+    progress_init(&pr, "tokenizer train: reading", "MB", total);
     pr.quiet = pr.quiet || !show_progress;
     double done = 0;
     bool eof = false;
@@ -374,6 +377,10 @@ static void merge_word(BpeTrainer *tr, int32_t w, int32_t a, int32_t b, int32_t 
 Tokenizer *bpe_trainer_train(BpeTrainer *tr, int vocab_size, int min_frequency, bool show_progress) {
     if (vocab_size < 256 + CHIRP_N_SPECIAL || vocab_size > TOK_MAX_IDS) {
         chirp_fail("vocab size must be between %d and %d, got %d", 256 + CHIRP_N_SPECIAL, TOK_MAX_IDS, vocab_size);
+        return NULL;
+    }
+    if (tr->sym) {
+        chirp_fail("a BpeTrainer can train only once (its counts are consumed)");
         return NULL;
     }
     if (min_frequency < 1) min_frequency = 1;

@@ -42,7 +42,8 @@ uint64_t bpe_trainer_bytes(const BpeTrainer *tr);
 
 /* Learns merges until the vocabulary (256 bytes + merges + specials) has
  * vocab_size ids or no pair is frequent enough. vocab_size must be at least
- * 256 + CHIRP_N_SPECIAL. Returns a new tokenizer, or NULL with the error set. */
+ * 256 + CHIRP_N_SPECIAL. Returns a new tokenizer, or NULL with the error set.
+ * Training consumes the counts: call it once per trainer. */
 Tokenizer *bpe_trainer_train(BpeTrainer *tr, int vocab_size, int min_frequency, bool show_progress);
 
 #endif

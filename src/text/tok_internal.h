@@ -25,6 +25,7 @@ typedef struct AddedToken {
 
 struct Tokenizer {
     int32_t n_ids;          /* max id + 1 */
+    int32_t ids_cap;        /* allocated length of off, len, present */
     uint32_t *off, *len;    /* bytes of id i: blob + off[i], len[i] */
     bool *present;          /* ids may have gaps in a loaded file */
     char *blob;

@@ -79,9 +79,13 @@ int tok_add_token(Tokenizer *t, int32_t id, const char *bytes, size_t len) {
     if (dup >= 0) return chirp_fail("token %d has the same bytes as token %d", id, dup);
     if (id >= t->n_ids) {
         int32_t n = id + 1;
-        t->off = xrealloc(t->off, sizeof(uint32_t) * (size_t)n);
-        t->len = xrealloc(t->len, sizeof(uint32_t) * (size_t)n);
-        t->present = xrealloc(t->present, sizeof(bool) * (size_t)n);
+        if (n > t->ids_cap) {
+            /* Grow geometrically: ids mostly arrive in order. */
+            t->ids_cap = n > 2 * t->ids_cap ? n : 2 * t->ids_cap;
+            t->off = xrealloc(t->off, sizeof(uint32_t) * (size_t)t->ids_cap);
+            t->len = xrealloc(t->len, sizeof(uint32_t) * (size_t)t->ids_cap);
+            t->present = xrealloc(t->present, sizeof(bool) * (size_t)t->ids_cap);
+        }
         for (int32_t i = t->n_ids; i < n; i++) {
             t->off[i] = t->len[i] = 0;
             t->present[i] = false;
@@ -188,7 +192,7 @@ int tok_finish(Tokenizer *t) {
         t->pair_rank[h] = r;
     }
     /* Longest first, so "<|im_start|>" wins over a shorter prefix. */
-    qsort(t->added, (size_t)t->n_added, sizeof(AddedToken), cmp_added_longest_first);
+    if (t->n_added > 1) qsort(t->added, (size_t)t->n_added, sizeof(AddedToken), cmp_added_longest_first);
     for (int i = 0; i < t->n_added; i++) {
         if (!t->added[i].special) continue;
         t->special_first[(unsigned char)t->added[i].text[0]] = true;
@@ -204,6 +208,8 @@ const char *tokenizer_token_bytes(const Tokenizer *t, int32_t id, size_t *len) {
     if (len) *len = t->len[id];
     return t->blob + t->off[id];
 }
+
+int32_t tokenizer_token_id(const Tokenizer *t, const char *bytes, size_t len) { return tok_lookup(t, bytes, len); }
 
 int32_t tokenizer_special_id(const Tokenizer *t, const char *name) {
     size_t n = strlen(name);

@@ -39,6 +39,10 @@ long tokenizer_decode(const Tokenizer *tok, const int32_t *ids, size_t n, char *
 /* The bytes of one token (not NUL-terminated), or NULL for a bad id. */
 const char *tokenizer_token_bytes(const Tokenizer *tok, int32_t id, size_t *len);
 
+/* The id of the token whose bytes are bytes[0..len), or -1 if there is none
+ * (the reverse of tokenizer_token_bytes). */
+int32_t tokenizer_token_id(const Tokenizer *tok, const char *bytes, size_t len);
+
 /* The id of a special token such as "<|endoftext|>", or -1 if absent. */
 int32_t tokenizer_special_id(const Tokenizer *tok, const char *name);
 
