@@ -68,6 +68,13 @@ static void test_resume_bit_identical(void **state) {
     snprintf(cmd, sizeof cmd, "%s train --train '%s/train_*.bin' %s --out %s --resume 2>/dev/null", chirp_bin(), dir,
              common, run);
     assert_int_equal(run_capture(cmd, &resumed), 0);
+    /* resuming with another batch shape is refused (the position would mean other tokens) */
+    char *bad = NULL;
+    snprintf(cmd, sizeof cmd, "%s train --train '%s/train_*.bin' %s --batch 2 --out %s --resume 2>&1", chirp_bin(),
+             dir, common, run);
+    assert_int_equal(run_capture(cmd, &bad), 1);
+    assert_non_null(strstr(bad, "batch 3"));
+    free(bad);
     char *a = strip_timing(full), *b = strip_timing(resumed);
     const char *a5 = strstr(a, "step 5 ");
     assert_non_null(a5);

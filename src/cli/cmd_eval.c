@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/threads.h"
 #include "model/gpt2.h"
 #include "train/trainer.h"
 
@@ -16,6 +17,7 @@ static const char HELP[] =
     "model's context length (at most 1024).\n";
 
 static int run(int argc, char **argv) {
+    cli_prefer_passive_omp(argv);
     const char *model = NULL, *data = NULL;
     long batch = 4, seq = 0, threads = 0;
     const ArgSpec specs[] = {

@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/threads.h"
 #include "train/trainer.h"
 
 static const char HELP[] =
@@ -45,6 +46,7 @@ static const char HELP[] =
     "and on eval steps:           val step K loss X\n";
 
 static int run(int argc, char **argv) {
+    cli_prefer_passive_omp(argv);
     TrainOptions o;
     train_options_defaults(&o);
     const char *train = NULL, *val = NULL, *init = NULL, *preset = NULL, *tok = NULL, *out = NULL,

@@ -15,7 +15,9 @@
 static inline float fm_expf(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
-    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    /* round to nearest by the 1.5*2^23 trick: floorf would not vectorise
+     * (it may raise FP exceptions, so gcc keeps it scalar) */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f;          /* ln2 split hi/lo: hi has few bits, */
     r = r - n * -2.12194440e-4f;             /* so n*hi is exact */
     float p = 1.0f / 5040.0f;
@@ -26,10 +28,14 @@ static inline float fm_expf(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    /* NaN must still come out as NaN (through p) so a diverged run is
+     * caught; only the integer exponent is kept defined. */
+    float nn = n == n ? n : 0.0f;
+    union {
+        uint32_t u;
+        float f;
+    } scale = {.u = (uint32_t)((int32_t)nn + 127) << 23}; /* 2^n; union punning is defined in C11 */
+    return p * scale.f;
 }
 
 static inline float fm_tanhf(float u) {

@@ -290,8 +290,6 @@ int gpt2_save(const Gpt2Model *m, const char *dir) {
 
 int gpt2_init_random(Gpt2Model *m, const Gpt2Config *cfg, unsigned long long seed) {
     if (alloc_model(m, cfg) != 0) return -1;
-    Rng rng;
-    rng_seed(&rng, seed);
     float proj_std = 0.02f / sqrtf(2.0f * (float)cfg->n_layer);
     int n = gpt2_tensor_count(cfg);
     for (int i = 0; i < n; i++) {
@@ -305,7 +303,18 @@ int gpt2_init_random(Gpt2Model *m, const Gpt2Config *cfg, unsigned long long see
         case 2: case 8: case 14: fill = 1.0f; break;
         default: break;
         }
-        for (size_t j = 0; j < ti.numel; j++) p[j] = std > 0 ? (float)(std * rng_normal(&rng)) : fill;
+        if (std == 0.0f) {
+            for (size_t j = 0; j < ti.numel; j++) p[j] = fill;
+            continue;
+        }
+        /* Counter-based: element j of tensor i draws from its own stream,
+         * so the init is parallel yet identical for any thread count. */
+#pragma omp parallel for schedule(static)
+        for (size_t j = 0; j < ti.numel; j++) {
+            Rng rng;
+            rng_seed(&rng, seed ^ ((unsigned long long)i << 40) ^ (unsigned long long)j * 0xD1B54A32D192ED03ULL);
+            p[j] = (float)(std * rng_normal(&rng));
+        }
     }
     return 0;
 }

@@ -51,15 +51,18 @@ size_t gpt2_acts_floats(const Gpt2Config *cfg, int B, int T);
 int gpt2_acts_init(Gpt2Acts *a, const Gpt2Config *cfg, int B, int T);
 void gpt2_acts_destroy(Gpt2Acts *a);
 
-/* Forward over inputs [B,T]. With targets (entries < 0 are masked out),
- * returns the mean loss over unmasked positions and, if dscale != 0,
- * leaves dloss/dlogits (for loss * dscale... see gpt2_backward) ready for
- * gpt2_backward. Without targets returns 0 and leaves logits. */
+/* Forward over inputs [B,T] (a->B x a->T tokens). With targets (entries
+ * < 0 are masked out) returns the mean loss over the unmasked positions;
+ * if grad_scale != 0 it also leaves d(grad_scale * loss)/dlogits in
+ * a->logits for gpt2_backward (grad_scale = 1/K for K accumulated
+ * micro-batches). Without targets it returns 0 and a->logits holds the
+ * logits [B*T, V]. */
 float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets,
                    float grad_scale);
 
-/* Backward of (grad_scale * mean loss) given to the forward: accumulates
- * into grads (a buffer of num_params floats in parameter layout). */
+/* Backward of (grad_scale * mean loss) from the last forward: accumulates
+ * into grads (num_params floats in parameter layout; zero it per step).
+ * Does nothing if the forward computed no gradient. */
 void gpt2_backward(const Gpt2Model *m, Gpt2Acts *a, float *grads);
 
 #endif

@@ -62,6 +62,11 @@ int st_open(StFile *f, const char *path) {
     size_t len = 0;
     unsigned char *buf = (unsigned char *)file_read_all(path, &len);
     if (!buf) return -1;
+    return st_parse(f, buf, len, path);
+}
+
+int st_parse(StFile *f, unsigned char *buf, size_t len, const char *path) {
+    memset(f, 0, sizeof *f);
     if (len < 8) {
         free(buf);
         return chirp_fail("%s: not a safetensors file (shorter than 8 bytes)", path);

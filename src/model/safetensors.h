@@ -35,6 +35,10 @@ typedef struct StFile {
 int st_open(StFile *f, const char *path);
 void st_close(StFile *f);
 
+/* Same on a buffer already in memory (malloc'd; the StFile takes
+ * ownership, also on failure). path only names it in errors. */
+int st_parse(StFile *f, unsigned char *buf, size_t len, const char *path);
+
 /* The tensor with this exact name, or NULL. */
 const StTensor *st_find(const StFile *f, const char *name);
 

@@ -26,11 +26,22 @@ void adamw_destroy(AdamW *o);
  * given thread count, so it is reproducible). */
 float grad_global_norm(const float *grads, size_t n);
 
-/* Scales grads by G/(norm+1e-6) when that is < 1 (no-op for G <= 0). */
+/* The factor clip_grad_norm_ would scale grads by: G/(norm+1e-6) when
+ * that is < 1, else 1 (also 1 for G <= 0). */
+float grad_clip_coef(float norm, double max_norm);
+
+/* Scales grads by grad_clip_coef() (a separate pass; adamw_step_scaled
+ * folds the same multiply into the update instead). */
 void grad_clip(float *grads, size_t n, float norm, double max_norm);
 
 /* One AdamW update of params with lr. Which tensors get weight decay comes
  * from cfg (rank >= 2: wte, wpe and the four Conv1D weights). */
 void adamw_step(AdamW *o, const Gpt2Config *cfg, float *params, const float *grads, double lr);
+
+/* adamw_step on grads * gscale (gscale from grad_clip_coef), without
+ * writing the scaled gradients back: one memory pass fewer. Bitwise the
+ * same as grad_clip followed by adamw_step. */
+void adamw_step_scaled(AdamW *o, const Gpt2Config *cfg, float *params, const float *grads, float gscale,
+                       double lr);
 
 #endif

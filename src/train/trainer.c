@@ -213,6 +213,30 @@ int train_run(const TrainOptions *o) {
             chirp_fail("%s/chirp.json: missing data position or optimizer step", resume_dir);
             goto out;
         }
+        /* The data position counts batches, so it only means the same
+         * tokens under the same batch shape and order: refuse a mismatch.
+         * A different thread count still resumes, but not bit for bit. */
+        json_t *hp = json_object_get(mj, "hyperparameters");
+        const struct {
+            const char *key;
+            long long want;
+        } same[] = {{"batch", o->B}, {"seq", o->T}, {"grad_accum", o->grad_accum}, {"shuffle", o->shuffle},
+                    {"seed", (long long)o->seed}};
+        for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+            json_t *v = json_object_get(hp, same[i].key);
+            long long have = json_is_boolean(v) ? json_is_true(v) : json_integer_value(v);
+            if (v && have != same[i].want) {
+                chirp_fail("--resume: %s/chirp.json has %s %lld but this run asks for %lld; resume with the "
+                           "same data settings", resume_dir, same[i].key, have, same[i].want);
+                json_decref(mj);
+                goto out;
+            }
+        }
+        json_t *th = json_object_get(hp, "threads");
+        if (json_is_integer(th) && json_integer_value(th) != omp_get_max_threads())
+            fprintf(stderr, "chirp train: note: checkpoint was trained with %lld threads, now %d: losses will "
+                    "differ from an unbroken run in the last bits\n", (long long)json_integer_value(th),
+                    omp_get_max_threads());
         dataloader_seek(&train, json_integer_value(pos));
         opt.t = json_integer_value(ot);
         json_decref(mj);
@@ -237,12 +261,16 @@ int train_run(const TrainOptions *o) {
     fprintf(stderr, "chirp train: %zu parameters (L=%d H=%d C=%d T=%d V=%d), %zu train tokens in %d shard(s), B=%d T=%d x%d, %d threads\n",
             m.num_params, m.cfg.n_layer, m.cfg.n_head, m.cfg.n_embd, m.cfg.n_ctx, m.cfg.vocab_size, train.total,
             train.nshards, o->B, o->T, o->grad_accum, omp_get_max_threads());
+    /* The memory formula bench/train checks peak RSS against. */
+    fprintf(stderr, "chirp train: memory: params+grads+AdamW m,v = 16 B x %zu = %.1f MB; activations %.1f MB; "
+            "sgemm: OpenBLAS %s, core %s\n",
+            m.num_params, 16.0 * m.num_params / 1e6, 4.0 * acts.num_floats / 1e6, openblas_get_config(),
+            openblas_get_corename());
 
     Progress prog;
     progress_init(&prog, "train", "steps", (double)o->steps);
     prog.quiet = prog.quiet || o->quiet;
     long long last_saved = start;
-    double last_loss = NAN;
     for (long long step = start + 1; step <= o->steps; step++) {
         double t0 = time_now();
         double lr = schedule_lr(o->schedule, step - 1, o->steps, o->warmup, o->lr, min_lr);
@@ -266,9 +294,7 @@ int train_run(const TrainOptions *o) {
                            isfinite(loss) ? "gradient is not finite" : "loss is not finite", step, loss, norm);
             goto out;
         }
-        grad_clip(grads, m.num_params, norm, o->grad_clip);
-        adamw_step(&opt, &m.cfg, m.param_buf, grads, lr);
-        last_loss = loss;
+        adamw_step_scaled(&opt, &m.cfg, m.param_buf, grads, grad_clip_coef(norm, o->grad_clip), lr);
         double ms = (time_now() - t0) * 1000.0;
         double toks = (double)o->grad_accum * o->B * o->T / (ms / 1000.0);
         if (prog.drew) {
@@ -301,7 +327,6 @@ int train_run(const TrainOptions *o) {
         progress_update(&prog, (double)step, extra);
     }
     if (prog.drew) fprintf(stderr, "\r\033[K");
-    (void)last_loss;
     rc = 0;
 out:
     if (logf) fclose(logf);
