@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "model/safetensors.h"
+#include "text/tokenizer.h"
 #include "util/error.h"
 #include "util/file.h"
 
@@ -50,19 +51,14 @@ int checkpoint_write(const char *run_dir, long long step, const Gpt2Model *m, co
     free(p);
     p = NULL;
     if (tokenizer_path) {
-        size_t len;
-        char *src = NULL;
-        if (path_is_dir(tokenizer_path)) {
-            char *tp = path_join(tokenizer_path, "tokenizer.json");
-            src = file_read_all(tp, &len);
-            free(tp);
-        } else {
-            src = file_read_all(tokenizer_path, &len);
-        }
-        if (!src) goto out;
+        /* Load and re-save rather than copy a file, so every form the
+         * tokenizer loader accepts (GPT-2's encoder.json + vocab.bpe too)
+         * becomes the checkpoint's tokenizer.json. */
+        Tokenizer *tok = tokenizer_load(tokenizer_path);
+        if (!tok) goto out;
         p = path_join(tmp, "tokenizer.json");
-        int w = file_write_atomic(p, src, len);
-        free(src);
+        int w = tokenizer_save(tok, p);
+        tokenizer_free(tok);
         if (w != 0) goto out;
         free(p);
         p = NULL;

@@ -7,6 +7,8 @@
  * order, so the losses after a resume equal those of an unbroken run. */
 #include "train/trainer.h"
 
+#include "text/tokenizer.h"
+
 #include <cblas.h>
 #include <jansson.h>
 #include <math.h>
@@ -159,6 +161,18 @@ static int build_model(const TrainOptions *o, Gpt2Model *m) {
     return gpt2_init_random(m, &cfg, o->seed);
 }
 
+/* Fails now, not at the first checkpoint, on a tokenizer that cannot be
+ * loaded or that has more ids than the model has embeddings. */
+static int check_tokenizer(const char *path, const Gpt2Config *cfg) {
+    Tokenizer *tok = tokenizer_load(path);
+    if (!tok) return -1;
+    int n = tokenizer_vocab_size(tok);
+    tokenizer_free(tok);
+    if (n > cfg->vocab_size)
+        return chirp_fail("%s: tokenizer has %d ids but the model's vocabulary is %d", path, n, cfg->vocab_size);
+    return 0;
+}
+
 int train_run(const TrainOptions *o) {
     if (o->threads > 0) train_set_threads(o->threads);
     Gpt2Model m;
@@ -195,6 +209,7 @@ int train_run(const TrainOptions *o) {
         chirp_fail("--seq %d exceeds the model's context length %d", o->T, m.cfg.n_ctx);
         goto out;
     }
+    if (o->tokenizer && check_tokenizer(o->tokenizer, &m.cfg) != 0) goto out;
     if (dataloader_open(&train, o->train_pattern, o->B, o->T, m.cfg.vocab_size, o->shuffle, o->seed) != 0) goto out;
     if (o->val_pattern && dataloader_open(&val, o->val_pattern, o->B, o->T, m.cfg.vocab_size, 0, 0) != 0) goto out;
     if (gpt2_acts_init(&acts, &m.cfg, o->B, o->T) != 0) goto out;
