@@ -98,11 +98,16 @@ static void test_checkpoint_layout_and_keep(void **state) {
     char shard[512], run[512], cmd[4096], tokjson[512];
     snprintf(shard, sizeof shard, "%s/d.bin", dir);
     random_shard(shard, 2000, 50, 3);
-    snprintf(tokjson, sizeof tokjson, "%s/tokenizer.json", dir);
-    assert_int_equal(file_write_atomic(tokjson, "{\"model\":{}}\n", 13), 0);
+    /* A real (tiny) tokenizer: training checks it against the vocabulary. */
+    snprintf(tokjson, sizeof tokjson, "%s/text.txt", dir);
+    assert_int_equal(file_write_atomic(tokjson, "the cat sat on the mat, the cat sat.\n", 37), 0);
+    snprintf(cmd, sizeof cmd, "%s tokenizer train --input %s --vocab-size 265 --out %s/tok 2>/dev/null", chirp_bin(),
+             tokjson, dir);
+    assert_int_equal(run_capture(cmd, NULL), 0);
+    snprintf(tokjson, sizeof tokjson, "%s/tok/tokenizer.json", dir);
     snprintf(run, sizeof run, "%s/run", dir);
     snprintf(cmd, sizeof cmd,
-             "%s train --train %s --val %s --layers 1 --heads 2 --embd 8 --ctx 16 --vocab 50 --batch 2 --seq 8 "
+             "%s train --train %s --val %s --layers 1 --heads 2 --embd 8 --ctx 16 --vocab 300 --batch 2 --seq 8 "
              "--steps 6 --save-every 2 --keep 2 --eval-every 3 --eval-batches 2 --tokenizer %s --out %s 2>/dev/null",
              chirp_bin(), shard, shard, tokjson, run);
     char *out = NULL;
@@ -137,7 +142,7 @@ static void test_checkpoint_layout_and_keep(void **state) {
     Gpt2Model m;
     snprintf(p, sizeof p, "%s/step_6", run);
     assert_int_equal(gpt2_load(&m, p), 0);
-    assert_int_equal(m.cfg.vocab_size, 50);
+    assert_int_equal(m.cfg.vocab_size, 300);
     gpt2_free(&m);
     /* no temp directories left behind */
     snprintf(cmd, sizeof cmd, "ls -a %s | grep -c tmp", run);
@@ -163,6 +168,15 @@ static void test_checkpoint_layout_and_keep(void **state) {
     assert_non_null(strstr(svg, "<svg"));
     assert_non_null(strstr(svg, "<polyline"));
     free(svg);
+    /* a tokenizer with more ids than the model has embeddings fails up front */
+    snprintf(cmd, sizeof cmd,
+             "%s train --train %s --layers 1 --heads 2 --embd 8 --ctx 16 --vocab 50 --batch 2 --seq 8 "
+             "--steps 2 --tokenizer %s --out %s/run_small 2>&1",
+             chirp_bin(), shard, tokjson, dir);
+    char *err = NULL;
+    assert_int_equal(run_capture(cmd, &err), 1);
+    assert_non_null(strstr(err, "tokenizer has 265 ids but the model's vocabulary is 50"));
+    free(err);
 }
 
 static void test_bad_token_and_shard(void **state) {
