@@ -1,0 +1,183 @@
+/* bench/generate.c: inference speed at GPT-2 124M shapes (random weights)
+ * next to the memory-bandwidth bound measured in the same process.
+ *
+ * Decoding one token reads every weight once (plus the KV cache so far), so
+ * tokens/s can be at most bandwidth / bytes-per-token. This program
+ * measures the bandwidth with a streaming read of a 1 GiB buffer (AVX-512
+ * loads, the same thread count), then prefill and decode speeds for fp32
+ * and int8 weights, and prints medians of several runs. Timings on a shared
+ * machine are noisy: medians, and never a pass/fail.
+ *
+ * usage: build/release/bench/generate [--threads N] [--prompt T] [--decode N] [--runs R] [--preset NAME] */
+#include "infer/infer.h"
+#include "infer/kernels.h"
+#include "infer/quant.h"
+#include "model/gpt2.h"
+#include "util/error.h"
+#include "util/timer.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Streaming read bandwidth in bytes/s: every thread sums its slice. */
+static double measure_bandwidth(const float *buf, size_t n, int runs) {
+    double t[16];
+    volatile float sink = 0.0f;
+    for (int r = 0; r < runs; r++) {
+        double t0 = time_now();
+        float total = 0.0f;
+#pragma omp parallel reduction(+ : total)
+        {
+            int nt = omp_get_num_threads(), id = omp_get_thread_num();
+            size_t a = n * id / nt / 64 * 64, b = n * (id + 1) / nt / 64 * 64;
+#ifdef __AVX512F__
+            __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(),
+                   s3 = _mm512_setzero_ps();
+            for (size_t i = a; i < b; i += 64) {
+                s0 = _mm512_add_ps(s0, _mm512_load_ps(buf + i));
+                s1 = _mm512_add_ps(s1, _mm512_load_ps(buf + i + 16));
+                s2 = _mm512_add_ps(s2, _mm512_load_ps(buf + i + 32));
+                s3 = _mm512_add_ps(s3, _mm512_load_ps(buf + i + 48));
+            }
+            total += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+#else
+            float s = 0.0f;
+            for (size_t i = a; i < b; i++) s += buf[i];
+            total += s;
+#endif
+        }
+        t[r] = time_now() - t0;
+        sink += total;
+    }
+    (void)sink;
+    return (double)n * sizeof(float) / median(t, runs);
+}
+
+typedef struct Result {
+    double prefill_tps, decode_tps;
+} Result;
+
+static Result run_model(const InferModel *m, int prompt_len, int decode_n, int runs) {
+    InferState *s = infer_state_new(m);
+    int32_t *toks = malloc((size_t)prompt_len * sizeof(int32_t));
+    for (int i = 0; i < prompt_len; i++) toks[i] = (i * 7919 + 13) % m->cfg.vocab_size;
+    double pre[16], dec[16];
+    /* One warm-up run: first touches of the KV cache and scratch buffers. */
+    for (int r = -1; r < runs; r++) {
+        infer_state_reset(s);
+        double t0 = time_now();
+        const float *lg = infer_prefill(s, toks, prompt_len, NULL);
+        double t1 = time_now();
+        int32_t t = 0;
+        for (int i = 0; i < decode_n; i++) {
+            /* argmax: a cheap, deterministic next token */
+            int b = 0;
+            for (int v = 1; v < m->cfg.vocab_size; v++)
+                if (lg[v] > lg[b]) b = v;
+            t = b;
+            lg = infer_step(s, t);
+        }
+        double t2 = time_now();
+        if (r >= 0) {
+            pre[r] = prompt_len / (t1 - t0);
+            dec[r] = decode_n / (t2 - t1);
+        }
+    }
+    Result res = {median(pre, runs), median(dec, runs)};
+    free(toks);
+    infer_state_free(s);
+    return res;
+}
+
+int main(int argc, char **argv) {
+    int threads[2] = {1, 2}, nthreads = 2, prompt_len = 128, decode_n = 64, runs = 5;
+    const char *preset = "gpt2";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--threads")) {
+            threads[0] = atoi(argv[i + 1]);
+            nthreads = 1;
+        } else if (!strcmp(argv[i], "--prompt")) prompt_len = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--decode")) decode_n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--preset")) preset = argv[i + 1];
+        else {
+            fprintf(stderr, "usage: %s [--threads N] [--prompt T] [--decode N] [--runs R] [--preset NAME]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (runs < 1 || runs > 16) runs = 5;
+    Gpt2Config cfg;
+    if (gpt2_preset(preset, &cfg) != 0) {
+        fprintf(stderr, "unknown preset %s\n", preset);
+        return 2;
+    }
+    fprintf(stderr, "bench/generate: building %s (L=%d C=%d V=%d, %.1fM params, random weights)...\n", preset,
+            cfg.n_layer, cfg.n_embd, cfg.vocab_size, gpt2_num_params(&cfg) / 1e6);
+    Gpt2Model g;
+    if (gpt2_init_random(&g, &cfg, 1) != 0) {
+        fprintf(stderr, "bench/generate: %s\n", chirp_error());
+        return 1;
+    }
+    InferModel f32, q8;
+    if (infer_model_init(&f32, &g, INFER_F32) != 0 || infer_model_init(&q8, &g, INFER_INT8) != 0) {
+        fprintf(stderr, "bench/generate: %s\n", chirp_error());
+        return 1;
+    }
+    size_t bw_n = (size_t)1 << 28;  /* 1 GiB of floats */
+    float *bw_buf = aligned_alloc(64, bw_n * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < bw_n; i++) bw_buf[i] = 1.0f;
+
+    /* KV cache read per decoded token at the mean position of the decode. */
+    double mean_pos = prompt_len + decode_n / 2.0;
+    double kv_bytes = 2.0 * cfg.n_layer * mean_pos * cfg.n_embd * sizeof(float);
+    const char *blas_core = getenv("OPENBLAS_CORETYPE");
+    printf("GPT-2 %s shapes, batch 1, prompt %d tokens, %d decoded tokens, median of %d runs\n", preset, prompt_len,
+           decode_n, runs);
+    printf("kernels: decode fp32 = hand-written AVX-512 matvec (%s), int8 = Q8 blocks of %d, %s dot products;\n"
+           "         prefill fp32 = OpenBLAS sgemm (OPENBLAS_CORETYPE=%s), int8 prefill = the same int8 kernel\n",
+#ifdef __AVX512F__
+           "avx512f",
+#else
+           "scalar build",
+#endif
+           QBLOCK, quant_kernel_name(), blas_core ? blas_core : "unset");
+    printf("bytes per decoded token: fp32 %.1f MB, int8 %.1f MB (weights) + %.1f MB KV cache\n",
+           infer_bytes_per_token(&f32) / 1e6, infer_bytes_per_token(&q8) / 1e6, kv_bytes / 1e6);
+    printf("\n%-5s %7s %10s %12s %12s %12s %9s\n", "type", "threads", "bw GB/s", "prefill t/s", "decode t/s",
+           "bound t/s", "of bound");
+    for (int ti = 0; ti < nthreads; ti++) {
+        omp_set_num_threads(threads[ti]);
+        double bw = measure_bandwidth(bw_buf, bw_n, runs);
+        for (int q = 0; q < 2; q++) {
+            const InferModel *m = q ? &q8 : &f32;
+            Result r = run_model(m, prompt_len, decode_n, runs);
+            double bytes = infer_bytes_per_token(m) + kv_bytes;
+            double bound = bw / bytes;
+            printf("%-5s %7d %10.1f %12.1f %12.1f %12.1f %8.0f%%\n", q ? "int8" : "fp32", threads[ti], bw / 1e9,
+                   r.prefill_tps, r.decode_tps, bound, 100.0 * r.decode_tps / bound);
+            fflush(stdout);
+        }
+    }
+    free(bw_buf);
+    infer_model_destroy(&f32);
+    infer_model_destroy(&q8);
+    gpt2_free(&g);
+    return 0;
+}

@@ -1,0 +1,38 @@
+/* kernels.h: fp32 building blocks of the inference forward pass.
+ *
+ * Decoding one token reads every weight once and does two flops per weight,
+ * so it is limited by memory bandwidth, not arithmetic: the matrix-vector
+ * kernels here are written to stream weights at the bus's speed (AVX-512
+ * when the compiler targets it, a portable loop otherwise) and split work
+ * over OpenMP threads. Prefill of a prompt is a real matrix product and
+ * goes to BLAS (sgemm). Numerics follow Hugging Face GPT-2: LayerNorm with
+ * biased variance, GELU tanh approximation ("gelu_new"). */
+#ifndef CHIRP_INFER_KERNELS_H
+#define CHIRP_INFER_KERNELS_H
+
+/* y[n] = b[n] + x[k] @ W[k, n]  (Conv1D layout: W row-major [in, out]).
+ * b may be NULL. y must not alias x. */
+void kern_matvec_in_out(float *y, const float *x, const float *W, const float *b, int k, int n);
+
+/* y[n] = W[n, k] @ x[k]  (row-major [out, in]; the tied LM head wte). */
+void kern_matvec_out_in(float *y, const float *x, const float *W, int n, int k);
+
+/* Dot product of n floats (vectorized: the attention scores q.k). */
+float kern_dot(const float *a, const float *b, int n);
+
+/* Y[t, n] = b[n] + X[t, k] @ W[k, n] for t < T (Conv1D layout), via sgemm. */
+void kern_matmul_in_out(float *Y, const float *X, const float *W, const float *b, int T, int k, int n);
+
+/* out = LayerNorm(x) * w + b over n values (biased variance, as PyTorch). */
+void kern_layernorm(float *out, const float *x, const float *w, const float *b, int n, float eps);
+
+/* In place GELU, tanh approximation. */
+void kern_gelu(float *x, int n);
+
+/* x += y. */
+void kern_add(float *x, const float *y, int n);
+
+/* In place softmax over n values; returns nothing, robust to -inf. */
+void kern_softmax(float *x, int n);
+
+#endif

@@ -1,0 +1,276 @@
+/* test_infer.c: the inference forward pass: PyTorch fixtures, KV cache vs
+ * full recomputation, prefill vs step-by-step, context overflow. */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "infer/infer.h"
+#include "util/error.h"
+#include "util/file.h"
+
+/* Overridable to explore other models (-DWTE_SCALE=...). */
+#ifndef WTE_SCALE
+#define WTE_SCALE 5.0f
+#define WPE_SCALE 20.0f
+#define QKV_SCALE 10.0f
+#endif
+
+/* ---- fixture from tests/ref/infer_ref.py ---- */
+
+#define FIX_MAX 64
+typedef struct Fixture {
+    int32_t prompt[FIX_MAX];
+    int nprompt;
+    int logit_pos[4];
+    float *logits[4];
+    int nlogits;
+    int32_t greedy[FIX_MAX];
+    int ngreedy;
+} Fixture;
+
+static int read_ids(char *s, int32_t *out) {
+    int n = 0;
+    for (char *tok = strtok(s, " \n"); tok && n < FIX_MAX; tok = strtok(NULL, " \n")) out[n++] = atoi(tok);
+    return n;
+}
+
+static void fixture_load(Fixture *f, const char *path, int V) {
+    memset(f, 0, sizeof *f);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    size_t cap = 1 << 20;
+    char *line = malloc(cap);
+    while (fgets(line, (int)cap, fp)) {
+        if (!strncmp(line, "prompt ", 7)) f->nprompt = read_ids(line + 7, f->prompt);
+        else if (!strncmp(line, "greedy ", 7)) f->ngreedy = read_ids(line + 7, f->greedy);
+        else if (!strncmp(line, "logits ", 7)) {
+            char *p = line + 7;
+            int k = f->nlogits++;
+            f->logit_pos[k] = (int)strtol(p, &p, 10);
+            f->logits[k] = malloc((size_t)V * sizeof(float));
+            for (int i = 0; i < V; i++) f->logits[k][i] = strtof(p, &p);
+        }
+    }
+    free(line);
+    fclose(fp);
+    assert_true(f->nprompt > 0 && f->ngreedy > 0 && f->nlogits > 0);
+}
+
+static void fixture_free(Fixture *f) {
+    for (int i = 0; i < f->nlogits; i++) free(f->logits[i]);
+}
+
+static int32_t argmax(const float *x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+/* Logits of the prompt (batched, all positions) and the KV-cache greedy
+ * continuation must match PyTorch's. Tolerance: float32 sums over at most
+ * 256 terms, ~1e-6 relative; 2e-4 absolute on logits of order 1 leaves room
+ * for a different summation order (sgemm blocking, AVX-512 lanes). */
+static void check_against_fixture(const char *model_name, InferQuant quant, float tol, int check_greedy) {
+    char rel[256], fix[256];
+    snprintf(rel, sizeof rel, "gpt2-train-ref/%s", model_name);
+    const char *dir = testdata_path(rel);
+    if (!dir) skip();
+    char dirbuf[4096];
+    snprintf(dirbuf, sizeof dirbuf, "%s", dir);
+    InferModel m;
+    assert_int_equal(infer_model_load(&m, dirbuf, quant), 0);
+    int V = m.cfg.vocab_size;
+    snprintf(fix, sizeof fix, "tests/fixtures/infer_%s.txt", model_name);
+    Fixture f;
+    fixture_load(&f, fix, V);
+
+    InferState *s = infer_state_new(&m);
+    float *all = malloc((size_t)f.nprompt * V * sizeof(float));
+    assert_non_null(infer_prefill(s, f.prompt, f.nprompt, all));
+    float maxdiff = 0.0f;
+    for (int k = 0; k < f.nlogits; k++) {
+        const float *mine = all + (size_t)f.logit_pos[k] * V;
+        for (int i = 0; i < V; i++) maxdiff = fmaxf(maxdiff, fabsf(mine[i] - f.logits[k][i]));
+    }
+    printf("  %s (%s): max |logit - torch| = %.3g\n", model_name, quant == INFER_INT8 ? "int8" : "fp32", maxdiff);
+    assert_true(maxdiff < tol);
+
+    if (check_greedy) {
+        /* The prefill above left the cache holding the prompt. */
+        const float *lg = s->logits;
+        for (int i = 0; i < f.ngreedy; i++) {
+            int32_t t = argmax(lg, V);
+            assert_int_equal(t, f.greedy[i]);
+            if (i + 1 < f.ngreedy) lg = infer_step(s, t);
+        }
+    }
+    free(all);
+    infer_state_free(s);
+    fixture_free(&f);
+    infer_model_destroy(&m);
+}
+
+static void test_fixture_tiny_init(void **state) {
+    (void)state;
+    check_against_fixture("tiny-init", INFER_F32, 2e-4f, 1);
+}
+
+static void test_fixture_tiny_after20(void **state) {
+    (void)state;
+    check_against_fixture("tiny-after20-f32", INFER_F32, 2e-4f, 1);
+}
+
+/* int8 is not expected to reproduce the logits exactly: the error bound
+ * checks that quantization is wired right (a swapped layout or a wrong
+ * scale gives errors of order 1). */
+static void test_fixture_int8_close(void **state) {
+    (void)state;
+    check_against_fixture("tiny-after20-f32", INFER_INT8, 0.05f, 0);
+}
+
+/* A random model whose greedy path is neither decided by float rounding
+ * nor stuck on one token: plain GPT-2 init repeats one token forever, so
+ * token embeddings are scaled up (peaked logits), position embeddings more
+ * (the state moves with the position) and c_attn too (sharp attention, so
+ * the cached keys and values matter). n_ctx 256 so 200 tokens fit. */
+static void make_model(Gpt2Model *g, int ctx, unsigned long long seed) {
+    Gpt2Config cfg = {.n_layer = 2, .n_head = 4, .n_embd = 64, .n_ctx = ctx, .vocab_size = 300, .ln_eps = 1e-5f};
+    assert_int_equal(gpt2_init_random(g, &cfg, seed), 0);
+    size_t n = (size_t)cfg.vocab_size * cfg.n_embd;
+    for (size_t i = 0; i < n; i++) g->params.wte[i] *= WTE_SCALE;
+    n = (size_t)cfg.n_ctx * cfg.n_embd;
+    for (size_t i = 0; i < n; i++) g->params.wpe[i] *= WPE_SCALE;
+    n = (size_t)cfg.n_layer * cfg.n_embd * 3 * cfg.n_embd;
+    for (size_t i = 0; i < n; i++) g->params.qkvw[i] *= QKV_SCALE;
+}
+
+/* Greedy decoding with the KV cache (one step per token) against
+ * recomputing the whole sequence from scratch for every token. */
+static void kv_vs_full(InferQuant quant) {
+    Gpt2Model g;
+    make_model(&g, 256, 11);
+    InferModel m;
+    assert_int_equal(infer_model_init(&m, &g, quant), 0);
+    int V = m.cfg.vocab_size, N = 200;
+    int32_t seq[256] = {5, 17, 2, 250, 99, 3};
+    int np = 6;
+    InferState *kv = infer_state_new(&m), *full = infer_state_new(&m);
+    const float *lk = infer_prefill(kv, seq, np, NULL);
+    assert_non_null(lk);
+    float maxdiff = 0.0f;
+    int distinct = 0;
+    for (int i = 0; i < N; i++) {
+        infer_state_reset(full);
+        const float *lf = infer_prefill(full, seq, np + i, NULL);
+        assert_non_null(lf);
+        for (int v = 0; v < V; v++) maxdiff = fmaxf(maxdiff, fabsf(lk[v] - lf[v]));
+        int32_t tk = argmax(lk, V), tf = argmax(lf, V);
+        assert_int_equal(tk, tf);
+        if (i == 0 || tk != seq[np + i - 1]) distinct++;
+        seq[np + i] = tk;
+        lk = infer_step(kv, tk);
+        assert_non_null(lk);
+    }
+    printf("  %s: 200 greedy tokens equal, %d token changes, max |logit diff| %.3g\n",
+           quant == INFER_INT8 ? "int8" : "fp32", distinct, maxdiff);
+    /* The test is only meaningful if the sequence is not one token over and over. */
+    assert_true(distinct > 10);
+    infer_state_free(kv);
+    infer_state_free(full);
+    infer_model_destroy(&m);
+    gpt2_free(&g);
+}
+
+static void test_kv_cache_equals_full_recompute(void **state) {
+    (void)state;
+    kv_vs_full(INFER_F32);
+}
+
+static void test_kv_cache_equals_full_recompute_int8(void **state) {
+    (void)state;
+    kv_vs_full(INFER_INT8);
+}
+
+/* Prefill in chunks (as chat does when it appends a turn) gives the same
+ * logits as one batched prefill. */
+static void test_chunked_prefill(void **state) {
+    (void)state;
+    Gpt2Model g;
+    make_model(&g, 64, 3);
+    InferModel m;
+    assert_int_equal(infer_model_init(&m, &g, INFER_F32), 0);
+    int32_t toks[40];
+    for (int i = 0; i < 40; i++) toks[i] = (i * 37 + 11) % 300;
+    InferState *a = infer_state_new(&m), *b = infer_state_new(&m);
+    const float *la = infer_prefill(a, toks, 40, NULL);
+    assert_non_null(infer_prefill(b, toks, 13, NULL));
+    assert_non_null(infer_prefill(b, toks + 13, 20, NULL));
+    const float *lb = infer_prefill(b, toks + 33, 7, NULL);
+    for (int v = 0; v < 300; v++) assert_float_equal(la[v], lb[v], 1e-3);
+    infer_state_free(a);
+    infer_state_free(b);
+    infer_model_destroy(&m);
+    gpt2_free(&g);
+}
+
+static void test_context_overflow_and_bad_token(void **state) {
+    (void)state;
+    Gpt2Model g;
+    make_model(&g, 16, 4);
+    InferModel m;
+    assert_int_equal(infer_model_init(&m, &g, INFER_F32), 0);
+    InferState *s = infer_state_new(&m);
+    int32_t toks[17] = {0};
+    assert_null(infer_prefill(s, toks, 17, NULL));
+    assert_non_null(strstr(chirp_error(), "exceeds the model's context of 16"));
+    assert_non_null(infer_prefill(s, toks, 16, NULL));
+    assert_null(infer_step(s, 1));
+    infer_state_reset(s);
+    assert_null(infer_step(s, 300));
+    assert_non_null(strstr(chirp_error(), "out of range"));
+    infer_state_free(s);
+    infer_model_destroy(&m);
+    gpt2_free(&g);
+}
+
+/* chirp quantize's directory loads back and computes the same logits as
+ * quantizing on the fly. */
+static void test_int8_dir_roundtrip(void **state) {
+    (void)state;
+    const char *src = testdata_path("gpt2-train-ref/tiny-after20-f32");
+    if (!src) skip();
+    char srcbuf[4096];
+    snprintf(srcbuf, sizeof srcbuf, "%s", src);
+    InferModel a, b;
+    assert_int_equal(infer_model_load(&a, srcbuf, INFER_INT8), 0);
+    char *out = path_join(test_tmpdir(), "q8");
+    assert_int_equal(infer_model_save_int8(&a, srcbuf, out), 0);
+    assert_true(infer_dir_is_int8(out));
+    assert_int_equal(infer_model_load(&b, out, INFER_F32), -1);
+    assert_non_null(strstr(chirp_error(), "--quant int8"));
+    assert_int_equal(infer_model_load(&b, out, INFER_INT8), 0);
+    int32_t toks[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    InferState *sa = infer_state_new(&a), *sb = infer_state_new(&b);
+    const float *la = infer_prefill(sa, toks, 10, NULL), *lb = infer_prefill(sb, toks, 10, NULL);
+    assert_memory_equal(la, lb, (size_t)a.cfg.vocab_size * sizeof(float));
+    infer_state_free(sa);
+    infer_state_free(sb);
+    infer_model_destroy(&a);
+    infer_model_destroy(&b);
+    free(out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fixture_tiny_init),
+        cmocka_unit_test(test_fixture_tiny_after20),
+        cmocka_unit_test(test_fixture_int8_close),
+        cmocka_unit_test(test_kv_cache_equals_full_recompute),
+        cmocka_unit_test(test_kv_cache_equals_full_recompute_int8),
+        cmocka_unit_test(test_chunked_prefill),
+        cmocka_unit_test(test_context_overflow_and_bad_token),
+        cmocka_unit_test(test_int8_dir_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
