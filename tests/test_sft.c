@@ -2,7 +2,8 @@
  * a hand computation from the logits, masked positions adding no gradient,
  * the conversations loader (masking, packing, errors), and end to end: the
  * loss falls, the checkpoint carries the template and chat answers with
- * what it was tuned on, resume is bit-identical, bad input fails clearly. */
+ * what it was tuned on, resume is bit-identical, --grad-accum weights
+ * micro-batches by their unmasked targets, bad input fails clearly. */
 #include "testutil.h"
 
 #include <math.h>
@@ -310,6 +311,54 @@ static void test_resume_bit_identical(void **state) {
     free(resumed);
 }
 
+static double step_field(const char *out, const char *field) {
+    const char *s = strstr(out, field);
+    assert_non_null(s);
+    return atof(s + strlen(field));
+}
+
+/* B=1 x 2 micro-batches reads the same rows as one B=2 batch; with the
+ * micro-batches weighted by their unmasked-target counts the step's loss
+ * and gradient norm are the same (up to rounding). An unweighted mean of
+ * the two micro-batch means would differ, as the counts differ. */
+static void test_grad_accum_weighting(void **state) {
+    (void)state;
+    const char *dir = test_tmpdir();
+    char conv[512], cmd[4096];
+    snprintf(conv, sizeof conv, "%s/conv.jsonl", dir);
+    /* replies of varying length, so micro-batches hold different counts;
+     * every 32-token window still holds assistant tokens (none dropped) */
+    FILE *f = fopen(conv, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 60; i++) {
+        fprintf(f, "{\"messages\": [{\"role\": \"user\", \"content\": \"hello %d\"}, {\"role\": \"assistant\", "
+                   "\"content\": \"the bird sings", i);
+        for (int r = 0; r < i * 7 % 5; r++) fprintf(f, " yes no");
+        fprintf(f, "\"}]}\n");
+    }
+    fclose(f);
+    char *one = NULL, *acc = NULL;
+    snprintf(cmd, sizeof cmd, "%s train --sft %s --tokenizer %s %s --seq 32 --steps 1 --batch 2 --out %s/a 2>/dev/null",
+             chirp_bin(), conv, tokdir, ARCH, dir);
+    assert_int_equal(run_capture(cmd, &one), 0);
+    snprintf(cmd, sizeof cmd,
+             "%s train --sft %s --tokenizer %s %s --seq 32 --steps 1 --batch 1 --grad-accum 2 --out %s/b 2>&1",
+             chirp_bin(), conv, tokdir, ARCH, dir);
+    assert_int_equal(run_capture(cmd, &acc), 0);
+    const char *wu = strstr(acc, " windows used");
+    assert_non_null(wu);
+    while (wu > acc && wu[-1] != ',') wu--; /* ", X of Y windows used" */
+    long used = 0, all = -1;
+    assert_int_equal(sscanf(wu, " %ld of %ld", &used, &all), 2);
+    assert_int_equal(used, all);
+    double l1 = step_field(one, " loss "), l2 = step_field(acc, " loss ");
+    double n1 = step_field(one, " norm "), n2 = step_field(acc, " norm ");
+    assert_true(fabs(l1 - l2) < 1e-5 * l1);
+    assert_true(fabs(n1 - n2) < 1e-4 * n1);
+    free(one);
+    free(acc);
+}
+
 static void test_cli_errors(void **state) {
     (void)state;
     const char *dir = test_tmpdir();
@@ -339,7 +388,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_masked_loss_by_hand),   cmocka_unit_test(test_masked_gradient),
         cmocka_unit_test(test_loader_masks_and_packs), cmocka_unit_test(test_end_to_end_chat),
-        cmocka_unit_test(test_resume_bit_identical),  cmocka_unit_test(test_cli_errors),
+        cmocka_unit_test(test_resume_bit_identical),  cmocka_unit_test(test_grad_accum_weighting),
+        cmocka_unit_test(test_cli_errors),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
