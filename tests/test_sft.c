@@ -359,6 +359,36 @@ static void test_grad_accum_weighting(void **state) {
     free(acc);
 }
 
+/* GPT-2's own vocabulary files (no chat tokens): the plain-text template,
+ * recorded in the checkpoint with a tokenizer.json that chat can load. */
+static void test_gpt2_vocab_plain_template(void **state) {
+    (void)state;
+    const char *tdir = testdata_path("gpt2-tokenizer/vocab.bpe");
+    if (!tdir) skip();
+    char gpt2dir[4096];
+    snprintf(gpt2dir, sizeof gpt2dir, "%s", tdir);
+    *strrchr(gpt2dir, '/') = '\0';
+    const char *dir = test_tmpdir();
+    char conv[512], cmd[8192];
+    snprintf(conv, sizeof conv, "%s/conv.jsonl", dir);
+    write_convs(conv);
+    snprintf(cmd, sizeof cmd,
+             "%s train --sft %s --tokenizer %s --layers 1 --heads 2 --embd 16 --ctx 32 --vocab 50257 --threads 2 "
+             "--batch 2 --seq 16 --steps 3 --lr 3e-3 --out %s/run 2>/dev/null && echo 'how are you today 1?' | "
+             "%s chat --model %s/run/step_3 --max-tokens 4 --temperature 0 --threads 2 >/dev/null 2>&1",
+             chirp_bin(), conv, gpt2dir, dir, chirp_bin(), dir);
+    assert_int_equal(run_capture(cmd, NULL), 0);
+    char p[600];
+    snprintf(p, sizeof p, "%s/run/step_3/chirp.json", dir);
+    size_t len;
+    char *js = file_read_all(p, &len);
+    assert_non_null(js);
+    assert_non_null(strstr(js, "\"plain\": true"));
+    free(js);
+    snprintf(p, sizeof p, "%s/run/step_3/tokenizer.json", dir);
+    assert_true(path_exists(p));
+}
+
 static void test_cli_errors(void **state) {
     (void)state;
     const char *dir = test_tmpdir();
@@ -389,7 +419,7 @@ int main(void) {
         cmocka_unit_test(test_masked_loss_by_hand),   cmocka_unit_test(test_masked_gradient),
         cmocka_unit_test(test_loader_masks_and_packs), cmocka_unit_test(test_end_to_end_chat),
         cmocka_unit_test(test_resume_bit_identical),  cmocka_unit_test(test_grad_accum_weighting),
-        cmocka_unit_test(test_cli_errors),
+        cmocka_unit_test(test_gpt2_vocab_plain_template), cmocka_unit_test(test_cli_errors),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -185,7 +185,16 @@ static double sft_eval(const Gpt2Model *m, Gpt2Acts *a, SftData *d, int n) {
 static int sft_setup(const TrainOptions *o, const Gpt2Model *m, const char *resume_dir, SftRun *s) {
     const char *src = resume_dir[0] ? resume_dir : o->init_dir;
     if (o->tokenizer) {
+        s->tok = tokenizer_load(o->tokenizer); /* tokenizer.json, or GPT-2's encoder.json + vocab.bpe */
+        if (!s->tok) return -1;
         s->tok_path = path_is_dir(o->tokenizer) ? path_join(o->tokenizer, "tokenizer.json") : xstrdup(o->tokenizer);
+        if (!path_exists(s->tok_path)) {
+            /* a vocabulary-files directory: checkpoints get a tokenizer.json
+             * written once into the run directory, so chat can load them */
+            free(s->tok_path);
+            s->tok_path = path_join(o->out_dir, "tokenizer.json");
+            if (tokenizer_save(s->tok, s->tok_path) != 0) return -1;
+        }
     } else if (src) {
         s->tok_path = path_join(src, "tokenizer.json");
         if (!path_exists(s->tok_path))
@@ -193,7 +202,7 @@ static int sft_setup(const TrainOptions *o, const Gpt2Model *m, const char *resu
     } else {
         return chirp_fail("--sft needs a tokenizer: give --tokenizer T (or --init a directory holding one)");
     }
-    s->tok = tokenizer_load(s->tok_path);
+    if (!s->tok) s->tok = tokenizer_load(s->tok_path);
     if (!s->tok) return -1;
     if (chat_template_load(&s->tmpl, src, s->tok) != 0) return -1;
     s->have_tmpl = true;
