@@ -15,10 +15,16 @@ static const char HELP[] =
     "         [--weight-decay WD] [--beta1 0.9] [--beta2 0.95] [--eps 1e-8] [--grad-clip G]\n"
     "         [--seed S] [--shuffle] [--eval-every E] [--eval-batches K] [--save-every S]\n"
     "         [--keep K] --out RUN_DIR [--resume] [--threads N]\n"
+    "   or: chirp train --sft CONVERSATIONS.jsonl [--val CONV.jsonl] (--init MODEL_DIR | ...)\n"
+    "         [--tokenizer T] --batch B --seq T ... (the same flags)\n"
     "\n"
     "Train a GPT-2 model on llm.c token shards (globs are expanded and read in\n"
     "sorted order as one stream) with AdamW.\n"
     "\n"
+    "  --sft FILE        chat fine-tuning: {\"messages\": [...]} per line, rendered\n"
+    "                    with the model's chat template, loss on assistant tokens\n"
+    "                    only, conversations packed into rows (docs/training.md);\n"
+    "                    --val is then a conversations file too\n"
     "  --init DIR        start from a Hugging Face GPT-2 model directory\n"
     "  --model PRESET    gpt2 (124M), gpt2-medium, small (L6 H6 C384 V8192), tiny;\n"
     "                    --vocab and --ctx override the preset's\n"
@@ -49,7 +55,7 @@ static int run(int argc, char **argv) {
     cli_prefer_passive_omp(argv);
     TrainOptions o;
     train_options_defaults(&o);
-    const char *train = NULL, *val = NULL, *init = NULL, *preset = NULL, *tok = NULL, *out = NULL,
+    const char *train = NULL, *sft = NULL, *val = NULL, *init = NULL, *preset = NULL, *tok = NULL, *out = NULL,
                *sched = "constant";
     long layers = 0, heads = 0, embd = 0, ctx = 0, vocab = 0, batch = o.B, seq = o.T, accum = 1, steps = o.steps,
          warmup = 0, seed = (long)o.seed, eval_every = 0, eval_batches = o.eval_batches, save_every = 0, keep = 0,
@@ -58,7 +64,8 @@ static int run(int argc, char **argv) {
            clip = o.grad_clip;
     bool shuffle = false, resume = false;
     const ArgSpec specs[] = {
-        {"train", ARG_STR, &train, 0, -1},        {"val", ARG_STR, &val, 0, -1},
+        {"train", ARG_STR, &train, 0, -1},        {"sft", ARG_STR, &sft, 0, -1},
+        {"val", ARG_STR, &val, 0, -1},
         {"init", ARG_STR, &init, 0, -1},          {"model", ARG_STR, &preset, 0, -1},
         {"layers", ARG_INT, &layers, 1, 1000},    {"heads", ARG_INT, &heads, 1, 1024},
         {"embd", ARG_INT, &embd, 1, 65536},       {"ctx", ARG_INT, &ctx, 1, 1 << 20},
@@ -77,7 +84,8 @@ static int run(int argc, char **argv) {
     };
     int rc = args_parse("train", argc, argv, 1, specs, (int)(sizeof specs / sizeof specs[0]), NULL);
     if (rc != EXIT_OK) return rc;
-    if (!train) return args_missing("train", "train");
+    if (train && sft) return args_usage_error("train", "give --train (token shards) or --sft (conversations), not both");
+    if (!train && !sft) return args_missing("train", "train");
     if (!out) return args_missing("train", "out");
     int arch_flags = (layers > 0) + (heads > 0) + (embd > 0);
     if ((init != NULL) + (preset != NULL) + (arch_flags > 0) > 1)
@@ -93,6 +101,7 @@ static int run(int argc, char **argv) {
     }
     if (schedule_parse(sched, &o.schedule) != 0) return args_usage_error("train", "unknown --schedule '%s'", sched);
     o.train_pattern = train;
+    o.sft_path = sft;
     o.val_pattern = val;
     o.init_dir = init;
     o.preset = preset;

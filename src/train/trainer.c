@@ -22,6 +22,8 @@
 #include "train/adamw.h"
 #include "train/checkpoint.h"
 #include "train/dataloader.h"
+#include "train/sft.h"
+#include "train/sha256.h"
 #include "util/error.h"
 #include "util/file.h"
 #include "util/progress.h"
@@ -65,8 +67,47 @@ static json_t *shards_json(const DataLoader *dl) {
     return arr;
 }
 
+/* Run state only the --sft mode has: the data, the tokenizer and the
+ * template that rendered it, and their manifest entries. */
+typedef struct SftRun {
+    SftData train, val;
+    Tokenizer *tok;
+    ChatTemplate tmpl;
+    bool have_tmpl;
+    char *tok_path;      /* tokenizer.json copied into checkpoints */
+    json_t *info;        /* data.sft of the manifest */
+    json_t *tmpl_json;   /* chat_template of the manifest */
+} SftRun;
+
+/* The template as chat_template_load reads it back from chirp.json (same
+ * keys as chat_template_store), so generate and chat use what trained. */
+static json_t *template_json(const ChatTemplate *t) {
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:b, s:b}", "prefix", t->prefix, "end", t->end,
+                     "separator", t->separator, "generation_prompt", t->generation_prompt, "roles", "system",
+                     t->roles[0], "user", t->roles[1], "assistant", t->roles[2], "content_space",
+                     (int)t->content_space, "plain", (int)t->plain);
+}
+
+static json_t *sft_info_json(const SftData *d, const char *sha) {
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "path", d->path, "sha256", sha, "conversations",
+                     (json_int_t)d->conversations, "skipped_no_assistant", (json_int_t)d->skipped, "tokens",
+                     (json_int_t)d->n, "assistant_tokens", (json_int_t)d->masked_on, "windows",
+                     (json_int_t)d->nwindows);
+}
+
+static void sft_run_free(SftRun *s) {
+    sft_close(&s->train);
+    sft_close(&s->val);
+    if (s->tok) tokenizer_free(s->tok);
+    if (s->have_tmpl) chat_template_destroy(&s->tmpl);
+    free(s->tok_path);
+    if (s->info) json_decref(s->info);
+    if (s->tmpl_json) json_decref(s->tmpl_json);
+}
+
 static char *manifest(const TrainOptions *o, const Gpt2Model *m, long long step, const AdamW *opt,
-                      const DataLoader *train, json_t *train_shards, json_t *val_shards, double last_loss) {
+                      long long position, json_t *train_shards, json_t *val_shards, double last_loss,
+                      const SftRun *sft) {
     json_t *r = json_object();
     json_object_set_new(r, "format", json_string("chirp-checkpoint"));
     json_object_set_new(r, "version", json_integer(1));
@@ -100,11 +141,13 @@ static char *manifest(const TrainOptions *o, const Gpt2Model *m, long long step,
     json_object_set_new(opt_j, "state_file", json_string("optimizer.safetensors"));
     json_object_set_new(r, "optimizer", opt_j);
     json_t *d = json_object();
-    json_object_set_new(d, "train", json_incref(train_shards));
+    if (train_shards) json_object_set_new(d, "train", json_incref(train_shards));
+    if (sft) json_object_set_new(d, "sft", json_incref(sft->info));
     if (val_shards) json_object_set_new(d, "val", json_incref(val_shards));
-    json_object_set_new(d, "position_batches", json_integer(train->batches));
+    json_object_set_new(d, "position_batches", json_integer(position));
     json_object_set_new(d, "order", json_string(o->shuffle ? "shuffle" : "sequential"));
     json_object_set_new(r, "data", d);
+    if (sft) json_object_set_new(r, "chat_template", json_incref(sft->tmpl_json));
     char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     json_decref(r);
     size_t n = strlen(s);
@@ -123,6 +166,62 @@ static int eval_batches(const Gpt2Model *m, Gpt2Acts *a, DataLoader *dl, int n, 
         s += gpt2_forward(m, a, dl->inputs, dl->targets, 0.0f);
     }
     *out = s / n;
+    return 0;
+}
+
+/* Mean loss over the unmasked targets of the first n windows (file order). */
+static double sft_eval(const Gpt2Model *m, Gpt2Acts *a, SftData *d, int n) {
+    double s = 0;
+    long long cnt = 0;
+    for (size_t w = 0; w < d->nwindows && w < (size_t)n; w++) {
+        sft_window(d, w);
+        s += (double)gpt2_forward(m, a, d->inputs, d->targets, 0.0f) * d->count;
+        cnt += d->count;
+    }
+    return cnt > 0 ? s / (double)cnt : 0;
+}
+
+/* Loads the tokenizer and template for --sft and renders the data. The
+ * template comes from the checkpoint being resumed, else the --init
+ * directory, else the tokenizer's default (chat_template_load). */
+static int sft_setup(const TrainOptions *o, const Gpt2Model *m, const char *resume_dir, SftRun *s) {
+    const char *src = resume_dir[0] ? resume_dir : o->init_dir;
+    if (o->tokenizer) {
+        s->tok = tokenizer_load(o->tokenizer); /* tokenizer.json, or GPT-2's encoder.json + vocab.bpe */
+        if (!s->tok) return -1;
+        s->tok_path = path_is_dir(o->tokenizer) ? path_join(o->tokenizer, "tokenizer.json") : xstrdup(o->tokenizer);
+        if (!path_exists(s->tok_path)) {
+            /* a vocabulary-files directory: checkpoints get a tokenizer.json
+             * written once into the run directory, so chat can load them */
+            free(s->tok_path);
+            s->tok_path = path_join(o->out_dir, "tokenizer.json");
+            if (tokenizer_save(s->tok, s->tok_path) != 0) return -1;
+        }
+    } else if (src) {
+        s->tok_path = path_join(src, "tokenizer.json");
+        if (!path_exists(s->tok_path))
+            return chirp_fail("--sft needs a tokenizer: %s has no tokenizer.json; give --tokenizer", src);
+    } else {
+        return chirp_fail("--sft needs a tokenizer: give --tokenizer T (or --init a directory holding one)");
+    }
+    if (!s->tok) s->tok = tokenizer_load(s->tok_path);
+    if (!s->tok) return -1;
+    if (chat_template_load(&s->tmpl, src, s->tok) != 0) return -1;
+    s->have_tmpl = true;
+    s->tmpl_json = template_json(&s->tmpl);
+    if (sft_open(&s->train, o->sft_path, &s->tmpl, s->tok, o->B, o->T, m->cfg.vocab_size, o->shuffle, o->seed) != 0)
+        return -1;
+    if (o->val_pattern &&
+        sft_open(&s->val, o->val_pattern, &s->tmpl, s->tok, o->B, o->T, m->cfg.vocab_size, 0, 0) != 0)
+        return -1;
+    char sha[65];
+    if (sha256_file_hex(o->sft_path, sha) != 0) return -1;
+    s->info = sft_info_json(&s->train, sha);
+    fprintf(stderr,
+            "chirp train: --sft %s: %lld conversations (%lld skipped: no assistant turn), %zu tokens, %zu on "
+            "assistant turns, %zu of %zu windows used; template: %s\n",
+            o->sft_path, s->train.conversations, s->train.skipped, s->train.n, s->train.masked_on,
+            s->train.nwindows, (s->train.n - 1) / ((size_t)o->B * o->T), s->tmpl.source);
     return 0;
 }
 
@@ -185,6 +284,9 @@ int train_run(const TrainOptions *o) {
     AdamW opt;
     memset(&opt, 0, sizeof opt);
     float *grads = NULL;
+    SftRun sft;
+    memset(&sft, 0, sizeof sft);
+    const bool is_sft = o->sft_path != NULL;
     json_t *train_sh = NULL, *val_sh = NULL;
     FILE *logf = NULL;
     char *log_path = NULL;
@@ -210,8 +312,12 @@ int train_run(const TrainOptions *o) {
         goto out;
     }
     if (o->tokenizer && check_tokenizer(o->tokenizer, &m.cfg) != 0) goto out;
-    if (dataloader_open(&train, o->train_pattern, o->B, o->T, m.cfg.vocab_size, o->shuffle, o->seed) != 0) goto out;
-    if (o->val_pattern && dataloader_open(&val, o->val_pattern, o->B, o->T, m.cfg.vocab_size, 0, 0) != 0) goto out;
+    if (is_sft) {
+        if (sft_setup(o, &m, resume_dir, &sft) != 0) goto out;
+    } else if (dataloader_open(&train, o->train_pattern, o->B, o->T, m.cfg.vocab_size, o->shuffle, o->seed) != 0) {
+        goto out;
+    }
+    if (!is_sft && o->val_pattern && dataloader_open(&val, o->val_pattern, o->B, o->T, m.cfg.vocab_size, 0, 0) != 0) goto out;
     if (gpt2_acts_init(&acts, &m.cfg, o->B, o->T) != 0) goto out;
     adamw_init(&opt, m.num_params, o->beta1, o->beta2, o->eps, o->weight_decay);
     grads = xmalloc(m.num_params * sizeof(float));
@@ -252,15 +358,26 @@ int train_run(const TrainOptions *o) {
             fprintf(stderr, "chirp train: note: checkpoint was trained with %lld threads, now %d: losses will "
                     "differ from an unbroken run in the last bits\n", (long long)json_integer_value(th),
                     omp_get_max_threads());
-        dataloader_seek(&train, json_integer_value(pos));
+        /* The position indexes windows of the rendered file: another file
+         * (or template) would make it point at other tokens. */
+        json_t *old_sha = json_object_get(json_object_get(json_object_get(mj, "data"), "sft"), "sha256");
+        if (is_sft && (!json_is_string(old_sha) ||
+                       strcmp(json_string_value(old_sha),
+                              json_string_value(json_object_get(sft.info, "sha256"))) != 0)) {
+            chirp_fail("--resume: %s was not trained on this --sft file (sha256 differs or missing)", resume_dir);
+            json_decref(mj);
+            goto out;
+        }
+        if (is_sft) sft_seek(&sft.train, json_integer_value(pos));
+        else dataloader_seek(&train, json_integer_value(pos));
         opt.t = json_integer_value(ot);
         json_decref(mj);
         if (start >= o->steps) {
             fprintf(stderr, "chirp train: checkpoint step %lld already reaches --steps %lld\n", start, o->steps);
         }
     }
-    train_sh = shards_json(&train);
-    if (o->val_pattern) val_sh = shards_json(&val);
+    if (!is_sft) train_sh = shards_json(&train);
+    if (!is_sft && o->val_pattern) val_sh = shards_json(&val);
     log_path = path_join(o->out_dir, "log.jsonl");
     if (o->resume) {
         if (log_rewind(log_path, start) != 0) goto out;
@@ -273,9 +390,9 @@ int train_run(const TrainOptions *o) {
         chirp_fail_errno("%s", log_path);
         goto out;
     }
-    fprintf(stderr, "chirp train: %zu parameters (L=%d H=%d C=%d T=%d V=%d), %zu train tokens in %d shard(s), B=%d T=%d x%d, %d threads\n",
-            m.num_params, m.cfg.n_layer, m.cfg.n_head, m.cfg.n_embd, m.cfg.n_ctx, m.cfg.vocab_size, train.total,
-            train.nshards, o->B, o->T, o->grad_accum, omp_get_max_threads());
+    fprintf(stderr, "chirp train: %zu parameters (L=%d H=%d C=%d T=%d V=%d), %zu train tokens in %d shard(s) (0: --sft), B=%d T=%d x%d, %d threads\n",
+            m.num_params, m.cfg.n_layer, m.cfg.n_head, m.cfg.n_embd, m.cfg.n_ctx, m.cfg.vocab_size,
+            is_sft ? sft.train.n : train.total, is_sft ? 0 : train.nshards, o->B, o->T, o->grad_accum, omp_get_max_threads());
     /* The memory formula bench/train checks peak RSS against. */
     fprintf(stderr, "chirp train: memory: params+grads+AdamW m,v = 16 B x %zu = %.1f MB; activations %.1f MB; "
             "sgemm: OpenBLAS %s, core %s\n",
@@ -291,12 +408,33 @@ int train_run(const TrainOptions *o) {
         double lr = schedule_lr(o->schedule, step - 1, o->steps, o->warmup, o->lr, min_lr);
         memset(grads, 0, m.num_params * sizeof(float));
         double loss_sum = 0;
-        for (int k = 0; k < o->grad_accum; k++) {
-            if (dataloader_next(&train) != 0) goto out;
-            loss_sum += gpt2_forward(&m, &acts, train.inputs, train.targets, 1.0f / (float)o->grad_accum);
-            gpt2_backward(&m, &acts, grads);
+        float loss;
+        if (is_sft) {
+            /* The step's loss is the mean over all its unmasked targets:
+             * micro-batches hold different numbers of them, so each one's
+             * gradient is weighted by its share (count_k / total; the
+             * forward divides by count_k). One extra pass counts them. */
+            long long b0 = sft.train.batches, total = 0;
+            for (int k = 0; k < o->grad_accum; k++) {
+                sft_next(&sft.train);
+                total += sft.train.count;
+            }
+            sft_seek(&sft.train, b0);
+            for (int k = 0; k < o->grad_accum; k++) {
+                sft_next(&sft.train);
+                float w = (float)sft.train.count / (float)total;
+                loss_sum += (double)gpt2_forward(&m, &acts, sft.train.inputs, sft.train.targets, w) * sft.train.count;
+                gpt2_backward(&m, &acts, grads);
+            }
+            loss = (float)(loss_sum / (double)total);
+        } else {
+            for (int k = 0; k < o->grad_accum; k++) {
+                if (dataloader_next(&train) != 0) goto out;
+                loss_sum += gpt2_forward(&m, &acts, train.inputs, train.targets, 1.0f / (float)o->grad_accum);
+                gpt2_backward(&m, &acts, grads);
+            }
+            loss = (float)(loss_sum / o->grad_accum);
         }
-        float loss = (float)(loss_sum / o->grad_accum);
         float norm = grad_global_norm(grads, m.num_params);
         if (!isfinite(loss) || !isfinite(norm)) {
             if (prog.drew) fprintf(stderr, "\r\033[K");
@@ -323,15 +461,17 @@ int train_run(const TrainOptions *o) {
         bool last = step == o->steps;
         if (o->val_pattern && ((o->eval_every > 0 && step % o->eval_every == 0) || last)) {
             double vl;
-            if (eval_batches(&m, &acts, &val, o->eval_batches, &vl) != 0) goto out;
+            if (is_sft) vl = sft_eval(&m, &acts, &sft.val, o->eval_batches);
+            else if (eval_batches(&m, &acts, &val, o->eval_batches, &vl) != 0) goto out;
             printf("val step %lld loss %.6f\n", step, vl);
             fflush(stdout);
             fprintf(logf, "{\"step\":%lld,\"val_loss\":%.9g}\n", step, vl);
         }
         fflush(logf);
         if ((o->save_every > 0 && step % o->save_every == 0) || last) {
-            char *man = manifest(o, &m, step, &opt, &train, train_sh, val_sh, loss);
-            int w = checkpoint_write(o->out_dir, step, &m, &opt, man, o->tokenizer);
+            char *man = manifest(o, &m, step, &opt, is_sft ? sft.train.batches : train.batches, train_sh, val_sh,
+                                 loss, is_sft ? &sft : NULL);
+            int w = checkpoint_write(o->out_dir, step, &m, &opt, man, is_sft ? sft.tok_path : o->tokenizer);
             free(man);
             if (w != 0) goto out;
             last_saved = step;
@@ -351,8 +491,9 @@ out:
     free(grads);
     adamw_destroy(&opt);
     gpt2_acts_destroy(&acts);
-    dataloader_close(&train);
-    if (o->val_pattern) dataloader_close(&val);
+    if (!is_sft) dataloader_close(&train);
+    if (!is_sft && o->val_pattern) dataloader_close(&val);
+    sft_run_free(&sft);
     gpt2_free(&m);
     return rc;
 }

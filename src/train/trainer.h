@@ -13,6 +13,8 @@
 
 typedef struct TrainOptions {
     const char *train_pattern, *val_pattern;
+    const char *sft_path;     /* --sft: conversations file instead of shards;
+                                 val_pattern is then a conversations file too */
     const char *init_dir;     /* --init */
     const char *preset;       /* --model */
     Gpt2Config arch;          /* --layers ... (used when no init/preset) */
