@@ -390,9 +390,12 @@ int train_run(const TrainOptions *o) {
         chirp_fail_errno("%s", log_path);
         goto out;
     }
-    fprintf(stderr, "chirp train: %zu parameters (L=%d H=%d C=%d T=%d V=%d), %zu train tokens in %d shard(s) (0: --sft), B=%d T=%d x%d, %d threads\n",
+    char source[128];
+    if (is_sft) snprintf(source, sizeof source, "from --sft conversations");
+    else snprintf(source, sizeof source, "in %d shard(s)", train.nshards);
+    fprintf(stderr, "chirp train: %zu parameters (L=%d H=%d C=%d T=%d V=%d), %zu train tokens %s, B=%d T=%d x%d, %d threads\n",
             m.num_params, m.cfg.n_layer, m.cfg.n_head, m.cfg.n_embd, m.cfg.n_ctx, m.cfg.vocab_size,
-            is_sft ? sft.train.n : train.total, is_sft ? 0 : train.nshards, o->B, o->T, o->grad_accum, omp_get_max_threads());
+            is_sft ? sft.train.n : train.total, source, o->B, o->T, o->grad_accum, omp_get_max_threads());
     /* The memory formula bench/train checks peak RSS against. */
     fprintf(stderr, "chirp train: memory: params+grads+AdamW m,v = 16 B x %zu = %.1f MB; activations %.1f MB; "
             "sgemm: OpenBLAS %s, core %s\n",
