@@ -6,6 +6,7 @@
 
 #include "util/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,4 +176,36 @@ int json_array_next(JsonArray *ja, int *too_big, int *truncated) {
     }
     buf_terminate(&ja->elem);
     return 1;
+}
+
+int json_array_next_post(JsonArrayPosts *s, Post *post) {
+    json_decref(s->obj);
+    s->obj = NULL;
+    int too_big, truncated;
+    long line = s->ja.in->line;
+    int rc = json_array_next(&s->ja, &too_big, &truncated);
+    if (rc <= 0) {
+        if (rc < 0) chirp_error_prefix("record %ld: ", s->record + 1);
+        return rc;
+    }
+    post->record = ++s->record;
+    post->line = line;
+    if (truncated) {
+        post->error = "file ends inside this record (truncated JSON)";
+        return 1;
+    }
+    if (too_big) {
+        snprintf(s->msg, sizeof s->msg, "record longer than %zu bytes", s->ja.max);
+        post->error = s->msg;
+        return 1;
+    }
+    s->obj = json_post_parse(&s->jp, s->ja.elem.data, s->ja.elem.len, post);
+    return 1;
+}
+
+void json_array_posts_destroy(JsonArrayPosts *s) {
+    json_decref(s->obj);
+    s->obj = NULL;
+    json_post_destroy(&s->jp);
+    buf_free(&s->ja.elem);
 }

@@ -46,4 +46,23 @@ typedef struct JsonArray {
  * end of the array, -1 on I/O error or when no array was found. */
 int json_array_next(JsonArray *ja, int *too_big, int *truncated);
 
+/* The common part of the readers whose input is one JSON array of post
+ * objects (the Trump archive, an X archive's tweets.js): the array
+ * stream, the parser, the current element's object and its record count. */
+typedef struct JsonArrayPosts {
+    JsonArray ja;
+    JsonPost jp;
+    json_t *obj;     /* the current element, NULL when it was malformed */
+    long record;
+    char msg[160];
+} JsonArrayPosts;
+
+/* Delimits and parses the next element into post (record, line; an
+ * oversized or truncated element becomes post->error). Returns 1 with
+ * s->obj set (NULL when the element was malformed), 0 at the end of the
+ * array, -1 on a read error. */
+int json_array_next_post(JsonArrayPosts *s, Post *post);
+
+void json_array_posts_destroy(JsonArrayPosts *s);
+
 #endif

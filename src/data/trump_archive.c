@@ -20,47 +20,21 @@ static const char *const *const trump_defaults[JF_COUNT] = {d_text, d_id, d_none
 typedef struct ArrayReader {
     Reader base;
     Input in;
-    JsonArray ja;
     JsonFields fields;
-    JsonPost jp;
-    json_t *obj;
-    long record;
-    char msg[160];
+    JsonArrayPosts posts;
 } ArrayReader;
 
 static int array_next(Reader *base, Post *post) {
     ArrayReader *r = (ArrayReader *)base;
-    json_decref(r->obj);
-    r->obj = NULL;
-    int too_big, truncated;
-    long line = r->in.line;
-    int rc = json_array_next(&r->ja, &too_big, &truncated);
-    if (rc <= 0) {
-        if (rc < 0) chirp_error_prefix("record %ld: ", r->record + 1);
-        return rc;
-    }
-    post->record = ++r->record;
-    post->line = line;
-    if (truncated) {
-        post->error = "file ends inside this record (truncated JSON)";
-        return 1;
-    }
-    if (too_big) {
-        snprintf(r->msg, sizeof r->msg, "record longer than %zu bytes", r->base.max_record);
-        post->error = r->msg;
-        return 1;
-    }
-    r->obj = json_post_parse(&r->jp, r->ja.elem.data, r->ja.elem.len, post);
-    if (r->obj) json_post_fill(&r->jp, &r->fields, r->obj, post);
-    return 1;
+    int rc = json_array_next_post(&r->posts, post);
+    if (rc == 1 && r->posts.obj) json_post_fill(&r->posts.jp, &r->fields, r->posts.obj, post);
+    return rc;
 }
 
 static void array_destroy(Reader *base) {
     ArrayReader *r = (ArrayReader *)base;
-    json_decref(r->obj);
-    json_post_destroy(&r->jp);
+    json_array_posts_destroy(&r->posts);
     input_close(&r->in);
-    buf_free(&r->ja.elem);
     free(r);
 }
 
@@ -76,7 +50,7 @@ Reader *trump_archive_open(const char *path, const ReaderOptions *opt) {
         reader_free(&r->base);
         return NULL;
     }
-    r->ja.in = &r->in;
-    r->ja.max = r->base.max_record;
+    r->posts.ja.in = &r->in;
+    r->posts.ja.max = r->base.max_record;
     return &r->base;
 }

@@ -26,41 +26,17 @@ typedef struct XReader {
     Reader base;
     zip_t *zip;
     Input in;
-    JsonArray ja;
     JsonFields fields;
-    JsonPost jp;
-    json_t *obj;
-    long record;
+    JsonArrayPosts posts;
     char *account_id, *username;
-    char msg[160];
 } XReader;
 
 static int x_next(Reader *base, Post *post) {
     XReader *r = (XReader *)base;
-    json_decref(r->obj);
-    r->obj = NULL;
-    int too_big, truncated;
-    long line = r->in.line;
-    int rc = json_array_next(&r->ja, &too_big, &truncated);
-    if (rc <= 0) {
-        if (rc < 0) chirp_error_prefix("record %ld: ", r->record + 1);
-        return rc;
-    }
-    post->record = ++r->record;
-    post->line = line;
-    if (truncated) {
-        post->error = "file ends inside this record (truncated JSON)";
-        return 1;
-    }
-    if (too_big) {
-        snprintf(r->msg, sizeof r->msg, "record longer than %zu bytes", r->base.max_record);
-        post->error = r->msg;
-        return 1;
-    }
-    r->obj = json_post_parse(&r->jp, r->ja.elem.data, r->ja.elem.len, post);
-    if (!r->obj) return 1;
-    json_t *tweet = json_object_get(r->obj, "tweet");
-    json_post_fill(&r->jp, &r->fields, tweet ? tweet : r->obj, post);
+    int rc = json_array_next_post(&r->posts, post);
+    if (rc != 1 || !r->posts.obj) return rc;
+    json_t *tweet = json_object_get(r->posts.obj, "tweet");
+    json_post_fill(&r->posts.jp, &r->fields, tweet ? tweet : r->posts.obj, post);
     if (!post->author) post->author = r->account_id;
     if (!post->handle) post->handle = r->username;
     if (post->text && post->text_len >= 4 && memcmp(post->text, "RT @", 4) == 0) post->retweet = true;
@@ -69,10 +45,8 @@ static int x_next(Reader *base, Post *post) {
 
 static void x_destroy(Reader *base) {
     XReader *r = (XReader *)base;
-    json_decref(r->obj);
-    json_post_destroy(&r->jp);
+    json_array_posts_destroy(&r->posts);
     input_close(&r->in);
-    buf_free(&r->ja.elem);
     if (r->zip) zip_discard(r->zip);
     free(r->account_id);
     free(r->username);
@@ -174,7 +148,7 @@ Reader *x_archive_open(const char *path, const ReaderOptions *opt) {
         reader_free(&r->base);
         return NULL;
     }
-    r->ja.in = &r->in;
-    r->ja.max = r->base.max_record;
+    r->posts.ja.in = &r->in;
+    r->posts.ja.max = r->base.max_record;
     return &r->base;
 }
