@@ -107,10 +107,8 @@ InferState *infer_state_new(const InferModel *m) {
     return s;
 }
 
-static void state_reserve(InferState *s, int T) {
-    if (T <= s->cap_T) return;
-    int C = s->m->cfg.n_embd;
-    size_t t = (size_t)T;
+/* The per-forward buffers, sized for cap_T tokens. */
+static void free_token_buffers(InferState *s) {
     free(s->x);
     free(s->xn);
     free(s->qkv);
@@ -119,6 +117,13 @@ static void state_reserve(InferState *s, int T) {
     free(s->fc);
     free(s->qx);
     free(s->dx);
+}
+
+static void state_reserve(InferState *s, int T) {
+    if (T <= s->cap_T) return;
+    int C = s->m->cfg.n_embd;
+    size_t t = (size_t)T;
+    free_token_buffers(s);
     s->x = xmalloc(t * C * sizeof(float));
     s->xn = xmalloc(t * C * sizeof(float));
     s->qkv = xmalloc(t * 3 * C * sizeof(float));
@@ -136,14 +141,7 @@ void infer_state_free(InferState *s) {
     free(s->v_cache);
     free(s->logits);
     free(s->scores);
-    free(s->x);
-    free(s->xn);
-    free(s->qkv);
-    free(s->att);
-    free(s->h);
-    free(s->fc);
-    free(s->qx);
-    free(s->dx);
+    free_token_buffers(s);
     free(s);
 }
 

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/rng.h"
 #include "train/sha256.h"
+#include "train/window_order.h"
 #include "util/error.h"
 #include "util/file.h"
 
@@ -122,25 +122,7 @@ int dataloader_read(DataLoader *dl, size_t pos, size_t n, uint16_t *out) {
 }
 
 static size_t window_of(DataLoader *dl, long long batch) {
-    size_t k = (size_t)(batch % (long long)dl->windows);
-    if (!dl->shuffle) return k;
-    long long pass = batch / (long long)dl->windows;
-    if (pass != dl->perm_pass) {
-        /* Fisher-Yates with a generator seeded by (seed, pass): any pass
-         * can be rebuilt directly, which is what makes resume exact. */
-        if (!dl->perm) dl->perm = xmalloc(dl->windows * sizeof(size_t));
-        for (size_t i = 0; i < dl->windows; i++) dl->perm[i] = i;
-        Rng r;
-        rng_seed(&r, dl->seed ^ (0x5DEECE66DULL * (unsigned long long)(pass + 1)));
-        for (size_t i = dl->windows - 1; i > 0; i--) {
-            size_t j = (size_t)rng_below(&r, i + 1);
-            size_t t = dl->perm[i];
-            dl->perm[i] = dl->perm[j];
-            dl->perm[j] = t;
-        }
-        dl->perm_pass = pass;
-    }
-    return dl->perm[k];
+    return window_order(dl->windows, dl->shuffle, dl->seed, batch, &dl->perm, &dl->perm_pass);
 }
 
 int dataloader_next(DataLoader *dl) {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/rng.h"
+#include "train/window_order.h"
 #include "util/error.h"
 #include "util/file.h"
 
@@ -133,26 +133,8 @@ static void fill(SftData *d, size_t c) {
 
 void sft_window(SftData *d, size_t w) { fill(d, d->windows[w]); }
 
-/* Same scheme as the shard loader: a Fisher-Yates permutation seeded by
- * (seed, pass), so any pass can be rebuilt from the position alone. */
 static size_t window_index(SftData *d, long long batch) {
-    size_t k = (size_t)(batch % (long long)d->nwindows);
-    if (!d->shuffle) return k;
-    long long pass = batch / (long long)d->nwindows;
-    if (pass != d->perm_pass) {
-        if (!d->perm) d->perm = xmalloc(d->nwindows * sizeof(size_t));
-        for (size_t i = 0; i < d->nwindows; i++) d->perm[i] = i;
-        Rng r;
-        rng_seed(&r, d->seed ^ (0x5DEECE66DULL * (unsigned long long)(pass + 1)));
-        for (size_t i = d->nwindows - 1; i > 0; i--) {
-            size_t j = (size_t)rng_below(&r, i + 1);
-            size_t t = d->perm[i];
-            d->perm[i] = d->perm[j];
-            d->perm[j] = t;
-        }
-        d->perm_pass = pass;
-    }
-    return d->perm[k];
+    return window_order(d->nwindows, d->shuffle, d->seed, batch, &d->perm, &d->perm_pass);
 }
 
 void sft_next(SftData *d) {
