@@ -3,10 +3,10 @@
  * memory read bandwidth, at 1 and all threads. Prints medians of 5 runs.
  *
  * usage: build/release/bench/bench_machine */
+#include "infer/simd.h"
 #include "util/timer.h"
 
 #include <cblas.h>
-#include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,14 +70,14 @@ static double read_bandwidth(int threads) {
 #pragma omp parallel for num_threads(threads) reduction(+ : total)
         for (size_t blk = 0; blk < n / 4096; blk++) {
             const float *p = a + blk * 4096;
-            __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-            for (int i = 0; i < 4096; i += 64) {
-                s0 = _mm512_add_ps(s0, _mm512_loadu_ps(p + i));
-                s1 = _mm512_add_ps(s1, _mm512_loadu_ps(p + i + 16));
-                s2 = _mm512_add_ps(s2, _mm512_loadu_ps(p + i + 32));
-                s3 = _mm512_add_ps(s3, _mm512_loadu_ps(p + i + 48));
+            vf s0 = vzero(), s1 = s0, s2 = s0, s3 = s0;
+            for (int i = 0; i < 4096; i += 4 * VW) {
+                s0 = vadd(s0, vload(p + i));
+                s1 = vadd(s1, vload(p + i + VW));
+                s2 = vadd(s2, vload(p + i + 2 * VW));
+                s3 = vadd(s3, vload(p + i + 3 * VW));
             }
-            total += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+            total += vsum(vadd(vadd(s0, s1), vadd(s2, s3)));
         }
         double t = time_now() - t0;
         sink = total;

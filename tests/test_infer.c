@@ -134,8 +134,8 @@ static void test_fixture_int8_close(void **state) {
  * token embeddings are scaled up (peaked logits), position embeddings more
  * (the state moves with the position) and c_attn too (sharp attention, so
  * the cached keys and values matter). n_ctx 256 so 200 tokens fit. */
-static void make_model(Gpt2Model *g, int ctx, unsigned long long seed) {
-    Gpt2Config cfg = {.n_layer = 2, .n_head = 4, .n_embd = 64, .n_ctx = ctx, .vocab_size = 300, .ln_eps = 1e-5f};
+static void make_model_c(Gpt2Model *g, int ctx, int C, unsigned long long seed) {
+    Gpt2Config cfg = {.n_layer = 2, .n_head = 4, .n_embd = C, .n_ctx = ctx, .vocab_size = 300, .ln_eps = 1e-5f};
     assert_int_equal(gpt2_init_random(g, &cfg, seed), 0);
     size_t n = (size_t)cfg.vocab_size * cfg.n_embd;
     for (size_t i = 0; i < n; i++) g->params.wte[i] *= WTE_SCALE;
@@ -144,6 +144,8 @@ static void make_model(Gpt2Model *g, int ctx, unsigned long long seed) {
     n = (size_t)cfg.n_layer * cfg.n_embd * 3 * cfg.n_embd;
     for (size_t i = 0; i < n; i++) g->params.qkvw[i] *= QKV_SCALE;
 }
+
+static void make_model(Gpt2Model *g, int ctx, unsigned long long seed) { make_model_c(g, ctx, 64, seed); }
 
 /* Greedy decoding with the KV cache (one step per token) against
  * recomputing the whole sequence from scratch for every token. */
@@ -174,6 +176,9 @@ static void kv_vs_full(InferQuant quant) {
     }
     printf("  %s: 200 greedy tokens equal, %d token changes, max |logit diff| %.3g\n",
            quant == INFER_INT8 ? "int8" : "fp32", distinct, maxdiff);
+    /* Every position's arithmetic is the same however tokens are grouped
+     * into forwards (kern_matmul_rows_in_out), so the cache is exact. */
+    assert_true(maxdiff == 0.0f);
     /* The test is only meaningful if the sequence is not one token over and over. */
     assert_true(distinct > 10);
     infer_state_free(kv);
@@ -193,7 +198,7 @@ static void test_kv_cache_equals_full_recompute_int8(void **state) {
 }
 
 /* Prefill in chunks (as chat does when it appends a turn) gives the same
- * logits as one batched prefill. */
+ * logits as one batched prefill, bit for bit. */
 static void test_chunked_prefill(void **state) {
     (void)state;
     Gpt2Model g;
@@ -207,7 +212,95 @@ static void test_chunked_prefill(void **state) {
     assert_non_null(infer_prefill(b, toks, 13, NULL));
     assert_non_null(infer_prefill(b, toks + 13, 20, NULL));
     const float *lb = infer_prefill(b, toks + 33, 7, NULL);
-    for (int v = 0; v < 300; v++) assert_float_equal(la[v], lb[v], 1e-3);
+    assert_memory_equal(la, lb, 300 * sizeof(float));
+    infer_state_free(a);
+    infer_state_free(b);
+    infer_model_destroy(&m);
+    gpt2_free(&g);
+}
+
+/* Batch invariance: sequences run together in one infer_forward (prompt
+ * chunks of different lengths beside single decoding steps) get exactly
+ * the logits and caches they get alone. C = 80 is not a multiple of the
+ * kernel's 64-column tile, so the masked tails are covered too. */
+static void batch_invariance(InferQuant quant, int C) {
+    Gpt2Model g;
+    make_model_c(&g, 64, C, 7);
+    InferModel m;
+    assert_int_equal(infer_model_init(&m, &g, quant), 0);
+    enum { NS = 6 };
+    int plen[NS] = {1, 5, 9, 3, 17, 2};
+    int32_t toks[NS][40];
+    for (int i = 0; i < NS; i++)
+        for (int t = 0; t < 40; t++) toks[i][t] = (i * 53 + t * 29 + 1) % 300;
+    InferState *alone[NS], *batched[NS];
+    for (int i = 0; i < NS; i++) {
+        alone[i] = infer_state_new(&m);
+        batched[i] = infer_state_new(&m);
+    }
+    InferScratch *scratch = infer_scratch_new(&m);
+    /* Round 0: every sequence's prompt in one forward; then rounds where
+     * sequence i gets i % 3 + 1 more tokens, all together. */
+    int done[NS] = {0};
+    for (int round = 0; round < 4; round++) {
+        InferSeq seqs[NS];
+        for (int i = 0; i < NS; i++) {
+            int n = round == 0 ? plen[i] : i % 3 + 1;
+            seqs[i] = (InferSeq){.st = batched[i], .tokens = toks[i] + done[i], .n = n, .want_logits = 1};
+            assert_non_null(infer_prefill(alone[i], toks[i] + done[i], n, NULL));
+            done[i] += n;
+        }
+        assert_int_equal(infer_forward(scratch, seqs, NS), 0);
+        for (int i = 0; i < NS; i++) {
+            assert_int_equal(alone[i]->pos, batched[i]->pos);
+            assert_memory_equal(alone[i]->logits, batched[i]->logits, 300 * sizeof(float));
+        }
+    }
+    size_t layer = (size_t)m.cfg.n_ctx * C;
+    for (int i = 0; i < NS; i++) {
+        for (int l = 0; l < m.cfg.n_layer; l++)
+            assert_memory_equal(alone[i]->k_cache + l * layer, batched[i]->k_cache + l * layer,
+                                (size_t)done[i] * C * sizeof(float));
+        infer_state_free(alone[i]);
+        infer_state_free(batched[i]);
+    }
+    infer_scratch_free(scratch);
+    infer_model_destroy(&m);
+    gpt2_free(&g);
+}
+
+static void test_batch_invariance_fp32(void **state) {
+    (void)state;
+    batch_invariance(INFER_F32, 64);
+    batch_invariance(INFER_F32, 80);
+}
+
+static void test_batch_invariance_int8(void **state) {
+    (void)state;
+    batch_invariance(INFER_INT8, 64);
+}
+
+/* A bad sequence anywhere in a batch fails the whole forward before any
+ * cache moves. */
+static void test_batch_rejects_before_changing(void **state) {
+    (void)state;
+    Gpt2Model g;
+    make_model(&g, 16, 4);
+    InferModel m;
+    assert_int_equal(infer_model_init(&m, &g, INFER_F32), 0);
+    InferState *a = infer_state_new(&m), *b = infer_state_new(&m);
+    InferScratch *scratch = infer_scratch_new(&m);
+    int32_t ok[3] = {1, 2, 3}, bad[2] = {4, 999};
+    InferSeq seqs[2] = {{.st = a, .tokens = ok, .n = 3, .want_logits = 1},
+                        {.st = b, .tokens = bad, .n = 2, .want_logits = 1}};
+    assert_int_equal(infer_forward(scratch, seqs, 2), -1);
+    assert_non_null(strstr(chirp_error(), "out of range"));
+    assert_int_equal(a->pos, 0);
+    seqs[1].st = a;
+    seqs[1].tokens = ok;
+    assert_int_equal(infer_forward(scratch, seqs, 2), -1);
+    assert_int_equal(a->pos, 0);
+    infer_scratch_free(scratch);
     infer_state_free(a);
     infer_state_free(b);
     infer_model_destroy(&m);
@@ -269,6 +362,9 @@ int main(void) {
         cmocka_unit_test(test_kv_cache_equals_full_recompute),
         cmocka_unit_test(test_kv_cache_equals_full_recompute_int8),
         cmocka_unit_test(test_chunked_prefill),
+        cmocka_unit_test(test_batch_invariance_fp32),
+        cmocka_unit_test(test_batch_invariance_int8),
+        cmocka_unit_test(test_batch_rejects_before_changing),
         cmocka_unit_test(test_context_overflow_and_bad_token),
         cmocka_unit_test(test_int8_dir_roundtrip),
     };

@@ -4,7 +4,6 @@
 #include "infer/kernels.h"
 #include "util/error.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -103,12 +102,40 @@ InferState *infer_state_new(const InferModel *m) {
     s->k_cache = xmalloc(kv * sizeof(float));
     s->v_cache = xmalloc(kv * sizeof(float));
     s->logits = xmalloc((size_t)c->vocab_size * sizeof(float));
-    s->scores = xmalloc((size_t)omp_get_max_threads() * c->n_ctx * sizeof(float));
     return s;
 }
 
-/* The per-forward buffers, sized for cap_T tokens. */
-static void free_token_buffers(InferState *s) {
+void infer_state_free(InferState *s) {
+    if (!s) return;
+    free(s->k_cache);
+    free(s->v_cache);
+    free(s->logits);
+    infer_scratch_free(s->scratch);
+    free(s);
+}
+
+void infer_state_reset(InferState *s) { s->pos = 0; }
+
+struct InferScratch {
+    const InferModel *m;
+    int cap_rows;      /* rows the activation buffers hold */
+    float *x, *xn, *qkv, *att, *h, *fc;
+    int8_t *qx;        /* int8 activations */
+    float *dx;         /* their block scales */
+    float *scores;     /* [threads, n_ctx] attention scores */
+    int *row_seq, *row_pos;  /* each row's sequence and position */
+    int cap_heads;     /* rows of the LM head buffers */
+    float *head_x, *head_out;
+};
+
+InferScratch *infer_scratch_new(const InferModel *m) {
+    InferScratch *s = xcalloc(1, sizeof *s);
+    s->m = m;
+    s->scores = xmalloc((size_t)omp_get_max_threads() * m->cfg.n_ctx * sizeof(float));
+    return s;
+}
+
+static void free_row_buffers(InferScratch *s) {
     free(s->x);
     free(s->xn);
     free(s->qkv);
@@ -117,42 +144,51 @@ static void free_token_buffers(InferState *s) {
     free(s->fc);
     free(s->qx);
     free(s->dx);
+    free(s->row_seq);
+    free(s->row_pos);
 }
 
-static void state_reserve(InferState *s, int T) {
-    if (T <= s->cap_T) return;
-    int C = s->m->cfg.n_embd;
-    size_t t = (size_t)T;
-    free_token_buffers(s);
-    s->x = xmalloc(t * C * sizeof(float));
-    s->xn = xmalloc(t * C * sizeof(float));
-    s->qkv = xmalloc(t * 3 * C * sizeof(float));
-    s->att = xmalloc(t * C * sizeof(float));
-    s->h = xmalloc(t * C * sizeof(float));
-    s->fc = xmalloc(t * 4 * C * sizeof(float));
-    s->qx = xmalloc(t * 4 * C);
-    s->dx = xmalloc(t * (4 * C / QBLOCK + 1) * sizeof(float));
-    s->cap_T = T;
-}
-
-void infer_state_free(InferState *s) {
+void infer_scratch_free(InferScratch *s) {
     if (!s) return;
-    free(s->k_cache);
-    free(s->v_cache);
-    free(s->logits);
+    free_row_buffers(s);
     free(s->scores);
-    free_token_buffers(s);
+    free(s->head_x);
+    free(s->head_out);
     free(s);
 }
 
-void infer_state_reset(InferState *s) { s->pos = 0; }
+static void scratch_reserve(InferScratch *s, int rows, int heads) {
+    int C = s->m->cfg.n_embd;
+    if (rows > s->cap_rows) {
+        size_t t = (size_t)rows;
+        free_row_buffers(s);
+        s->x = xmalloc(t * C * sizeof(float));
+        s->xn = xmalloc(t * C * sizeof(float));
+        s->qkv = xmalloc(t * 3 * C * sizeof(float));
+        s->att = xmalloc(t * C * sizeof(float));
+        s->h = xmalloc(t * C * sizeof(float));
+        s->fc = xmalloc(t * 4 * C * sizeof(float));
+        s->qx = xmalloc(t * 4 * C);
+        s->dx = xmalloc(t * (4 * C / QBLOCK + 1) * sizeof(float));
+        s->row_seq = xmalloc(t * sizeof(int));
+        s->row_pos = xmalloc(t * sizeof(int));
+        s->cap_rows = rows;
+    }
+    if (heads > s->cap_heads) {
+        free(s->head_x);
+        free(s->head_out);
+        s->head_x = xmalloc((size_t)heads * C * sizeof(float));
+        s->head_out = xmalloc((size_t)heads * s->m->cfg.vocab_size * sizeof(float));
+        s->cap_heads = heads;
+    }
+}
 
-/* out[T, n] = in[T, k] @ W + b, in fp32 or int8 as the model is. */
-static void linear(InferState *s, float *out, const float *in, const float *W, const QMat *qW, const float *b,
+/* out[T, n] = in[T, k] @ W + b, in fp32 or int8 as the model is. Both
+ * paths compute each row on its own (batch-invariant). */
+static void linear(InferScratch *s, float *out, const float *in, const float *W, const QMat *qW, const float *b,
                    int T, int k, int n) {
     if (W) {
-        if (T == 1) kern_matvec_in_out(out, in, W, b, k, n);
-        else kern_matmul_in_out(out, in, W, b, T, k, n);
+        kern_matmul_rows_in_out(out, in, W, b, T, k, n);
         return;
     }
     int nb = k / QBLOCK;
@@ -160,26 +196,26 @@ static void linear(InferState *s, float *out, const float *in, const float *W, c
     qmat_matmul(out, s->qx, s->dx, qW, b, T);
 }
 
-/* Causal attention of T new positions (pos0 ..) against the cache of
- * layer l, which already holds their keys and values. */
-static void attention(InferState *s, int l, int pos0, int T) {
+/* Causal attention of every row against its own sequence's cache of layer
+ * l, which already holds the rows' keys and values. */
+static void attention(InferScratch *s, const InferSeq *seqs, int l, int rows) {
     const Gpt2Config *c = &s->m->cfg;
     int C = c->n_embd, H = c->n_head, hs = C / H;
     float scale = 1.0f / sqrtf((float)hs);
-    const float *kc = s->k_cache + (size_t)l * c->n_ctx * C;
-    const float *vc = s->v_cache + (size_t)l * c->n_ctx * C;
-    long work = (long)T * H * (pos0 + T) * hs;
+    long work = 0;
+    for (int r = 0; r < rows; r++) work += (long)(s->row_pos[r] + 1) * C;
 #pragma omp parallel for collapse(2) schedule(static) if (work > 32768)
-    for (int t = 0; t < T; t++) {
+    for (int r = 0; r < rows; r++) {
         for (int h = 0; h < H; h++) {
+            const InferState *st = seqs[s->row_seq[r]].st;
+            const float *kc = st->k_cache + (size_t)l * c->n_ctx * C;
+            const float *vc = st->v_cache + (size_t)l * c->n_ctx * C;
             float *sc = s->scores + (size_t)omp_get_thread_num() * c->n_ctx;
-            const float *q = s->qkv + (size_t)t * 3 * C + h * hs;
-            int n = pos0 + t + 1;
-            for (int j = 0; j < n; j++) {
-                sc[j] = kern_dot(q, kc + (size_t)j * C + h * hs, hs) * scale;
-            }
+            const float *q = s->qkv + (size_t)r * 3 * C + h * hs;
+            int n = s->row_pos[r] + 1;
+            for (int j = 0; j < n; j++) sc[j] = kern_dot(q, kc + (size_t)j * C + h * hs, hs) * scale;
             kern_softmax(sc, n);
-            float *o = s->att + (size_t)t * C + h * hs;
+            float *o = s->att + (size_t)r * C + h * hs;
             for (int i = 0; i < hs; i++) o[i] = 0.0f;
             for (int j = 0; j < n; j++) {
                 const float *v = vc + (size_t)j * C + h * hs;
@@ -190,12 +226,12 @@ static void attention(InferState *s, int l, int pos0, int T) {
     }
 }
 
-static void lm_head(InferState *s, float *out, const float *xn, int T) {
+/* out[T, V] = logits of the T final-LayerNormed rows xn. */
+static void lm_head(InferScratch *s, float *out, const float *xn, int T) {
     const InferModel *m = s->m;
     int C = m->cfg.n_embd, V = m->cfg.vocab_size;
     if (m->wte) {
-        if (T == 1) kern_matvec_out_in(out, xn, m->wte, V, C);
-        else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, V, C, 1.0f, xn, C, m->wte, C, 0.0f, out, V);
+        kern_matmul_rows_out_in(out, xn, m->wte, T, V, C);
         return;
     }
     for (int t = 0; t < T; t++)
@@ -203,63 +239,116 @@ static void lm_head(InferState *s, float *out, const float *xn, int T) {
     qmat_matmul(out, s->qx, s->dx, &m->qwte, NULL, T);
 }
 
-const float *infer_prefill(InferState *s, const int32_t *tokens, int T, float *all_logits) {
+static int check_seqs(const InferModel *m, const InferSeq *seqs, int nseq, int *rows) {
+    const Gpt2Config *c = &m->cfg;
+    *rows = 0;
+    for (int i = 0; i < nseq; i++) {
+        const InferSeq *q = &seqs[i];
+        if (q->n <= 0) {
+            chirp_fail("nothing to run: no tokens");
+            return -1;
+        }
+        if (q->st->m != m) {
+            chirp_fail("internal: a sequence of another model in the batch");
+            return -1;
+        }
+        if (q->st->pos + q->n > c->n_ctx) {
+            chirp_fail("sequence of %d tokens exceeds the model's context of %d", q->st->pos + q->n, c->n_ctx);
+            return -1;
+        }
+        for (int t = 0; t < q->n; t++) {
+            if (q->tokens[t] < 0 || q->tokens[t] >= c->vocab_size) {
+                chirp_fail("token id %d out of range (vocabulary %d)", (int)q->tokens[t], c->vocab_size);
+                return -1;
+            }
+        }
+        for (int j = 0; j < i; j++) {
+            if (seqs[j].st == q->st) {
+                chirp_fail("internal: one state twice in a batch");
+                return -1;
+            }
+        }
+        *rows += q->n;
+    }
+    return 0;
+}
+
+int infer_forward(InferScratch *s, const InferSeq *seqs, int nseq) {
     const InferModel *m = s->m;
     const Gpt2Config *c = &m->cfg;
     int C = c->n_embd, L = c->n_layer, V = c->vocab_size;
-    int pos0 = s->pos;
-    if (T <= 0) {
-        chirp_fail("nothing to run: no tokens");
-        return NULL;
-    }
-    if (pos0 + T > c->n_ctx) {
-        chirp_fail("sequence of %d tokens exceeds the model's context of %d", pos0 + T, c->n_ctx);
-        return NULL;
-    }
-    for (int t = 0; t < T; t++) {
-        if (tokens[t] < 0 || tokens[t] >= V) {
-            chirp_fail("token id %d out of range (vocabulary %d)", (int)tokens[t], V);
-            return NULL;
+    int R;
+    if (check_seqs(m, seqs, nseq, &R) != 0) return -1;
+    int heads = 0;
+    for (int i = 0; i < nseq; i++) heads += seqs[i].want_logits && !seqs[i].all_logits;
+    scratch_reserve(s, R, heads);
+    for (int i = 0, r = 0; i < nseq; i++) {
+        for (int t = 0; t < seqs[i].n; t++, r++) {
+            s->row_seq[r] = i;
+            s->row_pos[r] = seqs[i].st->pos + t;
         }
     }
-    state_reserve(s, T);
-    for (int t = 0; t < T; t++) {
-        float *x = s->x + (size_t)t * C;
-        if (m->wte) memcpy(x, m->wte + (size_t)tokens[t] * C, (size_t)C * sizeof(float));
-        else qmat_dequant_row(&m->qwte, tokens[t], x);
-        kern_add(x, m->wpe + (size_t)(pos0 + t) * C, C);
+    for (int r = 0; r < R; r++) {
+        const InferSeq *q = &seqs[s->row_seq[r]];
+        int32_t tok = q->tokens[s->row_pos[r] - q->st->pos];
+        float *x = s->x + (size_t)r * C;
+        if (m->wte) memcpy(x, m->wte + (size_t)tok * C, (size_t)C * sizeof(float));
+        else qmat_dequant_row(&m->qwte, tok, x);
+        kern_add(x, m->wpe + (size_t)s->row_pos[r] * C, C);
     }
     for (int l = 0; l < L; l++) {
         const InferLayer *ly = &m->layers[l];
-        float *kc = s->k_cache + (size_t)l * c->n_ctx * C;
-        float *vc = s->v_cache + (size_t)l * c->n_ctx * C;
-        for (int t = 0; t < T; t++)
-            kern_layernorm(s->xn + (size_t)t * C, s->x + (size_t)t * C, ly->ln1w, ly->ln1b, C, c->ln_eps);
-        linear(s, s->qkv, s->xn, ly->qkvw, &ly->qqkv, ly->qkvb, T, C, 3 * C);
-        for (int t = 0; t < T; t++) {
-            memcpy(kc + (size_t)(pos0 + t) * C, s->qkv + (size_t)t * 3 * C + C, (size_t)C * sizeof(float));
-            memcpy(vc + (size_t)(pos0 + t) * C, s->qkv + (size_t)t * 3 * C + 2 * C, (size_t)C * sizeof(float));
+        for (int r = 0; r < R; r++)
+            kern_layernorm(s->xn + (size_t)r * C, s->x + (size_t)r * C, ly->ln1w, ly->ln1b, C, c->ln_eps);
+        linear(s, s->qkv, s->xn, ly->qkvw, &ly->qqkv, ly->qkvb, R, C, 3 * C);
+        for (int r = 0; r < R; r++) {
+            InferState *st = seqs[s->row_seq[r]].st;
+            size_t at = (size_t)l * c->n_ctx * C + (size_t)s->row_pos[r] * C;
+            memcpy(st->k_cache + at, s->qkv + (size_t)r * 3 * C + C, (size_t)C * sizeof(float));
+            memcpy(st->v_cache + at, s->qkv + (size_t)r * 3 * C + 2 * C, (size_t)C * sizeof(float));
         }
-        attention(s, l, pos0, T);
-        linear(s, s->h, s->att, ly->attprojw, &ly->qattproj, ly->attprojb, T, C, C);
-        kern_add(s->x, s->h, T * C);
-        for (int t = 0; t < T; t++)
-            kern_layernorm(s->xn + (size_t)t * C, s->x + (size_t)t * C, ly->ln2w, ly->ln2b, C, c->ln_eps);
-        linear(s, s->fc, s->xn, ly->fcw, &ly->qfc, ly->fcb, T, C, 4 * C);
-        kern_gelu(s->fc, T * 4 * C);
-        linear(s, s->h, s->fc, ly->fcprojw, &ly->qfcproj, ly->fcprojb, T, 4 * C, C);
-        kern_add(s->x, s->h, T * C);
+        attention(s, seqs, l, R);
+        linear(s, s->h, s->att, ly->attprojw, &ly->qattproj, ly->attprojb, R, C, C);
+        kern_add(s->x, s->h, R * C);
+        for (int r = 0; r < R; r++)
+            kern_layernorm(s->xn + (size_t)r * C, s->x + (size_t)r * C, ly->ln2w, ly->ln2b, C, c->ln_eps);
+        linear(s, s->fc, s->xn, ly->fcw, &ly->qfc, ly->fcb, R, C, 4 * C);
+        kern_gelu(s->fc, R * 4 * C);
+        linear(s, s->h, s->fc, ly->fcprojw, &ly->qfcproj, ly->fcprojb, R, 4 * C, C);
+        kern_add(s->x, s->h, R * C);
     }
-    s->pos = pos0 + T;
-    if (all_logits) {
-        for (int t = 0; t < T; t++)
-            kern_layernorm(s->xn + (size_t)t * C, s->x + (size_t)t * C, m->lnfw, m->lnfb, C, c->ln_eps);
-        lm_head(s, all_logits, s->xn, T);
-        memcpy(s->logits, all_logits + (size_t)(T - 1) * V, (size_t)V * sizeof(float));
-    } else {
-        kern_layernorm(s->xn, s->x + (size_t)(T - 1) * C, m->lnfw, m->lnfb, C, c->ln_eps);
-        lm_head(s, s->logits, s->xn, 1);
+    /* Logits: every row of a sequence that wants all of them; the last row
+     * of the others, gathered so the LM head reads wte once for all. */
+    int g = 0;
+    for (int i = 0, r0 = 0; i < nseq; r0 += seqs[i].n, i++) {
+        const InferSeq *q = &seqs[i];
+        if (q->all_logits) {
+            for (int t = 0; t < q->n; t++)
+                kern_layernorm(s->xn + (size_t)t * C, s->x + (size_t)(r0 + t) * C, m->lnfw, m->lnfb, C, c->ln_eps);
+            lm_head(s, q->all_logits, s->xn, q->n);
+            memcpy(q->st->logits, q->all_logits + (size_t)(q->n - 1) * V, (size_t)V * sizeof(float));
+        } else if (q->want_logits) {
+            kern_layernorm(s->head_x + (size_t)g * C, s->x + (size_t)(r0 + q->n - 1) * C, m->lnfw, m->lnfb, C,
+                           c->ln_eps);
+            g++;
+        }
     }
+    if (g > 0) {
+        lm_head(s, s->head_out, s->head_x, g);
+        g = 0;
+        for (int i = 0; i < nseq; i++) {
+            if (seqs[i].want_logits && !seqs[i].all_logits)
+                memcpy(seqs[i].st->logits, s->head_out + (size_t)g++ * V, (size_t)V * sizeof(float));
+        }
+    }
+    for (int i = 0; i < nseq; i++) seqs[i].st->pos += seqs[i].n;
+    return 0;
+}
+
+const float *infer_prefill(InferState *s, const int32_t *tokens, int T, float *all_logits) {
+    if (!s->scratch) s->scratch = infer_scratch_new(s->m);
+    InferSeq q = {.st = s, .tokens = tokens, .n = T, .want_logits = 1, .all_logits = all_logits};
+    if (infer_forward(s->scratch, &q, 1) != 0) return NULL;
     return s->logits;
 }
 

@@ -3,10 +3,11 @@
  *
  * An InferModel is a read-only view of the weights (borrowed from a
  * Gpt2Model, or owned int8 copies). An InferState holds one sequence's KV
- * cache and scratch buffers. A prompt is prefilled in one batched pass
- * (matrix-matrix products over all its tokens); each new token then costs
- * one forward of a single position that reads the cache instead of
- * recomputing the past. The math is Hugging Face GPT2LMHeadModel's. */
+ * cache. A prompt is prefilled in one batched pass (matrix-matrix products
+ * over all its tokens); each new token then costs one forward of a single
+ * position that reads the cache instead of recomputing the past. Several
+ * sequences can share one forward (the server's continuous batching). The
+ * math is Hugging Face GPT2LMHeadModel's. */
 #ifndef CHIRP_INFER_INFER_H
 #define CHIRP_INFER_INFER_H
 
@@ -63,29 +64,48 @@ int infer_model_save_int8(const InferModel *im, const char *src_dir, const char 
 /* Bytes of weights one decoding step reads (for the bandwidth bound). */
 double infer_bytes_per_token(const InferModel *im);
 
+/* Scratch buffers of one forward pass (activations of every row in it). */
+typedef struct InferScratch InferScratch;
+
 typedef struct InferState {
     const InferModel *m;
     int pos;          /* tokens in the cache */
     float *k_cache;   /* [L, n_ctx, C] */
     float *v_cache;   /* [L, n_ctx, C] */
-    float *logits;    /* [V] */
-    /* Scratch for up to cap_T positions at once. */
-    int cap_T;
-    float *x, *xn, *qkv, *att, *h, *fc;
-    float *scores;    /* [nthreads, n_ctx] */
-    int8_t *qx;
-    float *dx;
+    float *logits;    /* [V]: after the last token of the last forward that asked for them */
+    InferScratch *scratch;  /* for infer_prefill / infer_step; made on first use */
 } InferState;
 
 InferState *infer_state_new(const InferModel *m);
 void infer_state_free(InferState *s);
 void infer_state_reset(InferState *s);
 
-/* Runs n tokens at positions s->pos .. s->pos + n - 1 in one batched pass,
- * appending them to the cache. Returns the logits of the last one (valid
- * until the next call), or NULL with the error set when the context would
- * overflow or a token is out of range. If all_logits is non-NULL it
- * receives [n, V] logits (for evaluation). */
+/* One sequence's share of a batched forward: n tokens appended to st's
+ * cache at positions st->pos .. st->pos + n - 1. */
+typedef struct InferSeq {
+    InferState *st;
+    const int32_t *tokens;
+    int n;
+    int want_logits;    /* fill st->logits for the last of the n tokens */
+    float *all_logits;  /* optional [n, V]: logits of every token (evaluation) */
+} InferSeq;
+
+InferScratch *infer_scratch_new(const InferModel *m);
+void infer_scratch_free(InferScratch *s);
+
+/* Runs the tokens of nseq sequences (prompt chunks and decoding steps
+ * alike) through the model in one pass: every weight matrix is read once
+ * for all of them. Each sequence's numbers are bit-identical to running it
+ * alone, in any chunking (see kern_matmul_rows_in_out): a row's arithmetic
+ * never depends on the other rows. Every sequence must have its own state.
+ * Returns 0, or -1 with the error set (context overflow, a token out of
+ * range) before anything is changed. */
+int infer_forward(InferScratch *scratch, const InferSeq *seqs, int nseq);
+
+/* Runs n tokens of one sequence (infer_forward with one InferSeq) and
+ * returns the logits of the last one (valid until the next call), or NULL
+ * with the error set when the context would overflow or a token is out of
+ * range. If all_logits is non-NULL it receives [n, V] logits. */
 const float *infer_prefill(InferState *s, const int32_t *tokens, int n, float *all_logits);
 
 /* One token at position s->pos: the decoding step. */

@@ -1,19 +1,43 @@
 /* kernels.c: fp32 inference kernels (see kernels.h for why they look like
- * this). */
+ * this), written once against simd.h's vector width. */
 #include "infer/kernels.h"
 
-#include <cblas.h>
+#include "infer/simd.h"
+
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
-#ifdef __AVX512F__
-#include <immintrin.h>
-#endif
-
 /* Below this many weights a matrix-vector product is not worth waking the
  * thread team (the tiny test models). */
 #define PAR_MIN_WEIGHTS 65536
+
+const char *kern_simd_name(void) { return SIMD_NAME; }
+
+/* y[j0 .. j1) += x[i] * w[i][j0 .. j1) for four consecutive rows i, as
+ * one fused chain per output in i order. */
+static inline void fold4(float *y, const float *w0, size_t n, const float *x, int j0, int j1) {
+    const float *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+    vf x0 = vset1(x[0]), x1 = vset1(x[1]), x2 = vset1(x[2]), x3 = vset1(x[3]);
+    int j = j0;
+    for (; j + VW <= j1; j += VW) {
+        vf acc = vload(y + j);
+        acc = vfma(x0, vload(w0 + j), acc);
+        acc = vfma(x1, vload(w1 + j), acc);
+        acc = vfma(x2, vload(w2 + j), acc);
+        acc = vfma(x3, vload(w3 + j), acc);
+        vstore(y + j, acc);
+    }
+    if (j < j1) {
+        vmask m = vmask_first(j1 - j);
+        vf acc = vload_m(m, y + j);
+        acc = vfma(x0, vload_m(m, w0 + j), acc);
+        acc = vfma(x1, vload_m(m, w1 + j), acc);
+        acc = vfma(x2, vload_m(m, w2 + j), acc);
+        acc = vfma(x3, vload_m(m, w3 + j), acc);
+        vstore_m(y + j, m, acc);
+    }
+}
 
 /* Columns [j0, j1) of y = b + x @ W. Rows are streamed in full contiguous
  * runs (one thread's slice of a row) so the hardware prefetcher sees long
@@ -25,35 +49,10 @@ static void matvec_cols(float *y, const float *x, const float *W, const float *b
     if (b) memcpy(y + j0, b + j0, (size_t)(j1 - j0) * sizeof(float));
     else memset(y + j0, 0, (size_t)(j1 - j0) * sizeof(float));
     int i = 0;
-#ifdef __AVX512F__
-    for (; i + 4 <= k; i += 4) {
-        const float *w0 = W + (size_t)i * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
-        __m512 x0 = _mm512_set1_ps(x[i]), x1 = _mm512_set1_ps(x[i + 1]);
-        __m512 x2 = _mm512_set1_ps(x[i + 2]), x3 = _mm512_set1_ps(x[i + 3]);
-        int j = j0;
-        for (; j + 16 <= j1; j += 16) {
-            __m512 acc = _mm512_loadu_ps(y + j);
-            acc = _mm512_fmadd_ps(x0, _mm512_loadu_ps(w0 + j), acc);
-            acc = _mm512_fmadd_ps(x1, _mm512_loadu_ps(w1 + j), acc);
-            acc = _mm512_fmadd_ps(x2, _mm512_loadu_ps(w2 + j), acc);
-            acc = _mm512_fmadd_ps(x3, _mm512_loadu_ps(w3 + j), acc);
-            _mm512_storeu_ps(y + j, acc);
-        }
-        if (j < j1) {
-            __mmask16 m = (__mmask16)((1u << (j1 - j)) - 1);
-            __m512 acc = _mm512_maskz_loadu_ps(m, y + j);
-            acc = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m, w0 + j), acc);
-            acc = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(m, w1 + j), acc);
-            acc = _mm512_fmadd_ps(x2, _mm512_maskz_loadu_ps(m, w2 + j), acc);
-            acc = _mm512_fmadd_ps(x3, _mm512_maskz_loadu_ps(m, w3 + j), acc);
-            _mm512_mask_storeu_ps(y + j, m, acc);
-        }
-    }
-#endif
+    for (; i + 4 <= k; i += 4) fold4(y, W + (size_t)i * n, (size_t)n, x + i, j0, j1);
     for (; i < k; i++) {
         const float *w = W + (size_t)i * n;
-        float xi = x[i];
-        for (int j = j0; j < j1; j++) y[j] += xi * w[j];
+        for (int j = j0; j < j1; j++) y[j] = fmaf(x[i], w[j], y[j]);
     }
 }
 
@@ -72,64 +71,182 @@ void kern_matvec_in_out(float *y, const float *x, const float *W, const float *b
     }
 }
 
-#ifdef __AVX512F__
-static inline float dot_avx512(const float *a, const float *x, int k) {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+/* The dot product every caller uses (attention scores, the LM head), so
+ * a value never depends on which kernel computed it. Two accumulators
+ * hide the FMA latency; the order is fixed. */
+static inline float dot(const float *a, const float *x, int k) {
+    vf acc0 = vzero(), acc1 = vzero();
     int i = 0;
-    for (; i + 32 <= k; i += 32) {
-        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(x + i), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(x + i + 16), acc1);
+    for (; i + 2 * VW <= k; i += 2 * VW) {
+        acc0 = vfma(vload(a + i), vload(x + i), acc0);
+        acc1 = vfma(vload(a + i + VW), vload(x + i + VW), acc1);
     }
-    for (; i + 16 <= k; i += 16)
-        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(x + i), acc0);
+    for (; i + VW <= k; i += VW) acc0 = vfma(vload(a + i), vload(x + i), acc0);
     if (i < k) {
-        __mmask16 m = (__mmask16)((1u << (k - i)) - 1);
-        acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, x + i), acc1);
+        vmask m = vmask_first(k - i);
+        acc1 = vfma(vload_m(m, a + i), vload_m(m, x + i), acc1);
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    return vsum(vadd(acc0, acc1));
 }
-#endif
 
-float kern_dot(const float *a, const float *b, int n) {
-#ifdef __AVX512F__
-    return dot_avx512(a, b, n);
-#else
-    /* Four partial sums: a single running sum is one long dependency chain
-     * the compiler may not reorder (no -ffast-math). */
-    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-    }
-    for (; i < n; i++) s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
-#endif
-}
+float kern_dot(const float *a, const float *b, int n) { return dot(a, b, n); }
 
 void kern_matvec_out_in(float *y, const float *x, const float *W, int n, int k) {
     int par = (long)k * n >= PAR_MIN_WEIGHTS;
 #pragma omp parallel for schedule(static) if (par)
+    for (int r = 0; r < n; r++) y[r] = dot(W + (size_t)r * k, x, k);
+}
+
+void kern_matmul_rows_out_in(float *Y, const float *X, const float *W, int T, int n, int k) {
+    if (T == 1) {
+        kern_matvec_out_in(Y, X, W, n, k);
+        return;
+    }
+    /* Weight rows outermost: one row (a few KB) stays in L1 while all T
+     * inputs pass it, so the matrix is read from memory once per call. */
+#pragma omp parallel for schedule(static)
     for (int r = 0; r < n; r++) {
         const float *w = W + (size_t)r * k;
-#ifdef __AVX512F__
-        y[r] = dot_avx512(w, x, k);
-#else
-        float s = 0.0f;
-        for (int i = 0; i < k; i++) s += w[i] * x[i];
-        y[r] = s;
-#endif
+        for (int t = 0; t < T; t++) Y[(size_t)t * n + r] = dot(w, X + (size_t)t * k, k);
     }
 }
 
-void kern_matmul_in_out(float *Y, const float *X, const float *W, const float *b, int T, int k, int n) {
-    if (b) {
-        for (int t = 0; t < T; t++) memcpy(Y + (size_t)t * n, b, (size_t)n * sizeof(float));
+/* The batched product, blocked as a GEMM is (Goto's scheme): the thread's
+ * columns go in chunks of MM_NC, the inputs in blocks of MM_KC; each
+ * [MM_KC, MM_NC] block of W is copied once into a contiguous panel (long
+ * sequential reads of W, no TLB misses in the inner loop), and a register
+ * tile of MM_ROWS rows x MM_VECS vectors of Y multiplies it for every row
+ * group of X. Each output is still the single fused chain over i that the
+ * matrix-vector kernel computes: blocking only changes which outputs are
+ * in flight together, never the order of any one output's arithmetic
+ * (partial sums are stored to Y and reloaded unchanged between blocks). */
+#if VW == 8
+#define MM_ROWS 6
+#define MM_VECS 2
+#else
+#define MM_ROWS 4
+#define MM_VECS 4
+#endif
+#define MM_COLS (MM_VECS * VW)
+#define MM_KC 128
+#define MM_NC 128
+
+/* Y[t0 .. t0+R, j .. j+MM_COLS) += X[.., i0 .. i0+kc) @ panel, where panel
+ * holds the matching [kc, MM_COLS] block of W row by row. */
+static inline __attribute__((always_inline)) void tile_full(float *Y, const float *X, const float *panel, int R,
+                                                            int k, int n, int t0, int j, int i0, int kc) {
+    vf acc[MM_ROWS][MM_VECS];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < MM_VECS; v++) acc[r][v] = vload(Y + (size_t)(t0 + r) * n + j + VW * v);
+    const float *x = X + (size_t)t0 * k + i0;
+    for (int i = 0; i < kc; i++) {
+        const float *w = panel + (size_t)i * MM_COLS;
+        vf wv[MM_VECS];
+        for (int v = 0; v < MM_VECS; v++) wv[v] = vload(w + VW * v);
+        for (int r = 0; r < R; r++) {
+            vf xb = vset1(x[(size_t)r * k + i]);
+            for (int v = 0; v < MM_VECS; v++) acc[r][v] = vfma(xb, wv[v], acc[r][v]);
+        }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, n, k, 1.0f, X, k, W, n, b ? 1.0f : 0.0f, Y,
-                n);
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < MM_VECS; v++) vstore(Y + (size_t)(t0 + r) * n + j + VW * v, acc[r][v]);
+}
+
+/* The same for a tile narrower than MM_COLS (the end of a row), one
+ * vector at a time, masked; the panel is still MM_COLS wide. */
+static void tile_narrow(float *Y, const float *X, const float *panel, int R, int k, int n, int t0, int j,
+                        int width, int i0, int kc) {
+    const float *x = X + (size_t)t0 * k + i0;
+    for (int c = 0; c < width; c += VW) {
+        vmask m = vmask_first(width - c < VW ? width - c : VW);
+        vf acc[MM_ROWS];
+        for (int r = 0; r < R; r++) acc[r] = vload_m(m, Y + (size_t)(t0 + r) * n + j + c);
+        for (int i = 0; i < kc; i++) {
+            vf wv = vload(panel + (size_t)i * MM_COLS + c);
+            for (int r = 0; r < R; r++) acc[r] = vfma(vset1(x[(size_t)r * k + i]), wv, acc[r]);
+        }
+        for (int r = 0; r < R; r++) vstore_m(Y + (size_t)(t0 + r) * n + j + c, m, acc[r]);
+    }
+}
+
+/* One row group; the switch gives the compiler a constant R to unroll and
+ * keep the tile in registers. */
+static void tile_rows(float *Y, const float *X, const float *panel, int R, int k, int n, int t0, int j, int i0,
+                      int kc) {
+    switch (R) {
+#if MM_ROWS >= 6
+    case 6: tile_full(Y, X, panel, 6, k, n, t0, j, i0, kc); break;
+    case 5: tile_full(Y, X, panel, 5, k, n, t0, j, i0, kc); break;
+#endif
+    case 4: tile_full(Y, X, panel, 4, k, n, t0, j, i0, kc); break;
+    case 3: tile_full(Y, X, panel, 3, k, n, t0, j, i0, kc); break;
+    case 2: tile_full(Y, X, panel, 2, k, n, t0, j, i0, kc); break;
+    default: tile_full(Y, X, panel, 1, k, n, t0, j, i0, kc); break;
+    }
+}
+
+/* Copies W[i0 .. i0+kc, jc .. jc+nc) into panel as consecutive tiles of
+ * [kc, MM_COLS] (the last tile zero-padded). */
+static void pack_panel(float *panel, const float *W, int n, int i0, int kc, int jc, int nc) {
+    for (int i = 0; i < kc; i++) {
+        const float *src = W + (size_t)(i0 + i) * n + jc;  /* one contiguous run per weight row */
+        for (int c = 0; c < nc; c += MM_COLS) {
+            float *dst = panel + (size_t)c * kc + (size_t)i * MM_COLS;
+            int w = nc - c < MM_COLS ? nc - c : MM_COLS;
+            if (w == MM_COLS) {
+                for (int v = 0; v < MM_COLS; v += VW) vstore(dst + v, vload(src + c + v));
+            } else {
+                memcpy(dst, src + c, (size_t)w * sizeof(float));
+                memset(dst + w, 0, (size_t)(MM_COLS - w) * sizeof(float));
+            }
+        }
+    }
+}
+
+/* Columns [j0, j1) of all T rows, Y already holding the bias. */
+static void matmul_cols(float *Y, const float *X, const float *W, int T, int k, int n, int j0, int j1) {
+    _Alignas(64) float panel[MM_KC * MM_NC];
+    for (int jc = j0; jc < j1; jc += MM_NC) {
+        int nc = j1 - jc < MM_NC ? j1 - jc : MM_NC;
+        for (int i0 = 0; i0 < k; i0 += MM_KC) {
+            int kc = k - i0 < MM_KC ? k - i0 : MM_KC;
+            pack_panel(panel, W, n, i0, kc, jc, nc);
+            for (int c = 0; c < nc; c += MM_COLS) {
+                const float *tile = panel + (size_t)c * kc;
+                int width = nc - c < MM_COLS ? nc - c : MM_COLS;
+                for (int t0 = 0; t0 < T; t0 += MM_ROWS) {
+                    int R = T - t0 < MM_ROWS ? T - t0 : MM_ROWS;
+                    if (width < MM_COLS) tile_narrow(Y, X, tile, R, k, n, t0, jc + c, width, i0, kc);
+                    else tile_rows(Y, X, tile, R, k, n, t0, jc + c, i0, kc);
+                }
+            }
+        }
+    }
+}
+
+void kern_matmul_rows_in_out(float *Y, const float *X, const float *W, const float *b, int T, int k, int n) {
+    if (T == 1) {
+        kern_matvec_in_out(Y, X, W, b, k, n);
+        return;
+    }
+    int par = (long)T * k * n >= PAR_MIN_WEIGHTS;
+#pragma omp parallel if (par)
+    {
+        /* Whole tiles per thread: no shared cache lines of Y. */
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int tiles = (n + MM_COLS - 1) / MM_COLS;
+        int j0 = (int)((long)tiles * id / nt) * MM_COLS;
+        int j1 = (int)((long)tiles * (id + 1) / nt) * MM_COLS;
+        if (j1 > n) j1 = n;
+        if (j0 < j1) {
+            for (int t = 0; t < T; t++) {
+                float *y = Y + (size_t)t * n;
+                if (b) memcpy(y + j0, b + j0, (size_t)(j1 - j0) * sizeof(float));
+                else memset(y + j0, 0, (size_t)(j1 - j0) * sizeof(float));
+            }
+            matmul_cols(Y, X, W, T, k, n, j0, j1);
+        }
+    }
 }
 
 void kern_layernorm(float *out, const float *x, const float *w, const float *b, int n, float eps) {

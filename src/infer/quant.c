@@ -11,6 +11,9 @@
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
 #define QUANT_VNNI 1
 #include <immintrin.h>
+#elif defined(__AVX2__) && defined(__FMA__)
+#define QUANT_AVX2 1
+#include <immintrin.h>
 #endif
 
 static void quant_block(const float *x, int8_t *q, float *d) {
@@ -111,6 +114,22 @@ static float qdot(const int8_t *qw, const float *dw, const int8_t *qx, const flo
         acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc);
     }
     sum = _mm512_reduce_add_ps(acc);
+#elif defined(QUANT_AVX2)
+    /* One 32-byte block per ymm: the sign trick again (|w| unsigned times x
+     * with w's sign), vpmaddubsw into int16 pairs (at most 2 x 127 x 127,
+     * no overflow since -128 is never produced), vpmaddwd into int32. */
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (; b < nb; b++) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)(qw + b * QBLOCK));
+        __m256i x = _mm256_loadu_si256((const __m256i *)(qx + b * QBLOCK));
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), ones);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[b] * dx[b]), acc);
+    }
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    sum = _mm_cvtss_f32(h);
 #endif
     for (; b < nb; b++) {
         int32_t s = 0;
@@ -138,8 +157,10 @@ void qmat_matmul(float *Y, const int8_t *qx, const float *dx, const QMat *W, con
 }
 
 const char *quant_kernel_name(void) {
-#ifdef QUANT_VNNI
+#if defined(QUANT_VNNI)
     return "avx512-vnni";
+#elif defined(QUANT_AVX2)
+    return "avx2";
 #else
     return "scalar";
 #endif
