@@ -5,7 +5,7 @@
 
 #include <jansson.h>
 
-#include "infer/chat_template.h"
+#include "text/chat_template.h"
 #include "model/gpt2.h"
 #include "util/error.h"
 #include "util/file.h"

@@ -8,7 +8,7 @@
 
 #include <math.h>
 
-#include "infer/chat_template.h"
+#include "text/chat_template.h"
 #include "model/gpt2.h"
 #include "model/gpt2_compute.h"
 #include "train/sft.h"

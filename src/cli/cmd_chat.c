@@ -9,7 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/infer_cli.h"
-#include "infer/chat_template.h"
+#include "text/chat_template.h"
 #include "infer/generate.h"
 #include "util/error.h"
 

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "infer/chat_template.h"
+#include "text/chat_template.h"
 #include "text/tokenizer.h"
 
 typedef struct SftData {

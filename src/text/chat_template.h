@@ -28,8 +28,8 @@
  * "<|im_end|>" gets ordinary text). The loss mask is 1 on the tokens of
  * an assistant message's content and its "end" (so the model learns to
  * stop), 0 elsewhere. */
-#ifndef CHIRP_INFER_CHAT_TEMPLATE_H
-#define CHIRP_INFER_CHAT_TEMPLATE_H
+#ifndef CHIRP_TEXT_CHAT_TEMPLATE_H
+#define CHIRP_TEXT_CHAT_TEMPLATE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* chat_template.c: chat templates: loading, storing, rendering with a loss
  * mask (see chat_template.h). */
-#include "infer/chat_template.h"
+#include "text/chat_template.h"
 
 #include "util/error.h"
 #include "util/file.h"
