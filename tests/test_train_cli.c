@@ -6,7 +6,7 @@
 #include <math.h>
 
 #include "model/gpt2.h"
-#include "train/sha256.h"
+#include "util/sha256.h"
 #include "util/file.h"
 
 static void write_shard(const char *path, const uint16_t *tok, int n, int32_t magic) {

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "train/sha256.h"
+#include "util/sha256.h"
 #include "train/window_order.h"
 #include "util/error.h"
 #include "util/file.h"

@@ -23,7 +23,7 @@
 #include "train/checkpoint.h"
 #include "train/dataloader.h"
 #include "train/sft.h"
-#include "train/sha256.h"
+#include "util/sha256.h"
 #include "util/error.h"
 #include "util/file.h"
 #include "util/progress.h"

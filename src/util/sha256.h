@@ -1,6 +1,6 @@
-/* sha256.h: SHA-256 (FIPS 180-4), for data shard hashes in the manifest. */
-#ifndef CHIRP_TRAIN_SHA256_H
-#define CHIRP_TRAIN_SHA256_H
+/* sha256.h: SHA-256 (FIPS 180-4): data shard hashes in the manifest, API key checks. */
+#ifndef CHIRP_UTIL_SHA256_H
+#define CHIRP_UTIL_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>

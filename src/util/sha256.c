@@ -1,5 +1,5 @@
 /* sha256.c: SHA-256, straight from the FIPS 180-4 description. */
-#include "train/sha256.h"
+#include "util/sha256.h"
 
 #include <stdio.h>
 #include <string.h>
