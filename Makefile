@@ -92,4 +92,7 @@ demo: setup all
 clean:
 	rm -rf build chirp
 
+# The chat page is embedded with .incbin, which -MMD does not see.
+$(OUT)/obj/src/serve/web_assets.o: $(wildcard src/serve/web/*)
+
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -23,5 +23,6 @@ extern const Command cmd_plot;
 extern const Command cmd_generate;
 extern const Command cmd_chat;
 extern const Command cmd_quantize;
+extern const Command cmd_serve;
 
 #endif

@@ -6,6 +6,9 @@
  * includes U+0085, U+00A0, U+2028/9 and U+3000 but not U+200B or U+FEFF. */
 #include "text/utf8.h"
 
+#include "util/error.h"
+
+#include <string.h>
 #include <utf8proc.h>
 
 int utf8_encode(int32_t cp, char *out) {
@@ -41,6 +44,26 @@ int utf8_valid(const char *s, size_t len) {
         i += (size_t)n;
     }
     return 1;
+}
+
+char *utf8_sanitize(const char *s, size_t len, size_t *out_len) {
+    const unsigned char *p = (const unsigned char *)s;
+    char *out = xmalloc(len * 3 + 1);  /* each invalid byte becomes 3 */
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        int n;
+        if (utf8_decode(p + i, len - i, &n) < 0) {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+        } else {
+            memcpy(out + o, s + i, (size_t)n);
+            o += (size_t)n;
+        }
+        i += (size_t)n;
+    }
+    out[o] = '\0';
+    if (out_len) *out_len = o;
+    return out;
 }
 
 static int is_white_space(int32_t cp) {

@@ -48,6 +48,11 @@ int utf8_encode(int32_t cp, char *out);
 /* True if s[0..len) is valid UTF-8. */
 int utf8_valid(const char *s, size_t len);
 
+/* A copy of s[0..len) with every invalid byte replaced by U+FFFD (what
+ * JSON and browsers need; chirp's own files keep the raw bytes). Returns a
+ * malloc'd NUL-terminated string, its length in *out_len if non-NULL. */
+char *utf8_sanitize(const char *s, size_t len, size_t *out_len);
+
 /* The class of a code point (-1 = invalid byte -> CC_OTHER). */
 int unicode_class(int32_t cp);
 
