@@ -49,6 +49,7 @@ all: $(CHIRP_BIN)
 
 setup:
 	@scripts/setup
+	@scripts/setup-npm
 
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -9,39 +9,14 @@
 #include "util/file.h"
 #include "util/error.h"
 
-/* A small model with the same tokenizer machinery as a real one: a
- * tokenizer trained by chirp (vocabulary 400, with multi-byte characters in
- * the corpus) and a random GPT-2 with that vocabulary and a 128-token
- * context. (Loading GPT-2's 50k-token tokenizer takes a minute under ASan;
- * this keeps the suite fast in both builds.) */
+/* The model of test_tiny_model (testutil.h). */
 static char model_dir[512], tok_dir[600];
 
 static int setup(void **state) {
     (void)state;
-    snprintf(model_dir, sizeof model_dir, "%s", test_tmpdir());
-    char *txt = path_join(model_dir, "corpus.txt");
-    FILE *f = fopen(txt, "w");
-    for (int i = 0; i < 300; i++)
-        fprintf(f, "Once upon a time a bird sang %d songs. Good morning! caf\xc3\xa9 \xe2\x82\xac%d \xf0\x9f\x90\xa6\n", i, i);
-    fclose(f);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s tokenizer train --input %s --vocab-size 400 --out %s >/dev/null 2>&1", chirp_bin(), txt,
-             model_dir);
-    free(txt);
-    if (run_capture(cmd, NULL) != 0) return -1;
+    if (test_tiny_model(model_dir, sizeof model_dir, 9) != 0) return -1;
     snprintf(tok_dir, sizeof tok_dir, "%s/tokenizer.json", model_dir);
-    Tokenizer *tok = tokenizer_load(tok_dir);
-    if (!tok) return -1;
-    Gpt2Config cfg = {.n_layer = 2, .n_head = 2, .n_embd = 32, .n_ctx = 128,
-                      .vocab_size = tokenizer_vocab_size(tok), .ln_eps = 1e-5f};
-    tokenizer_free(tok);
-    Gpt2Model g;
-    if (gpt2_init_random(&g, &cfg, 9) != 0) return -1;
-    /* Sharper logits than the 0.02-std init, so sampled text varies. */
-    for (size_t i = 0; i < (size_t)cfg.vocab_size * cfg.n_embd; i++) g.params.wte[i] *= 10.0f;
-    int rc = gpt2_save(&g, model_dir);
-    gpt2_free(&g);
-    return rc;
+    return 0;
 }
 
 /* Runs chirp with args; stdout into *out, stderr into *err (both optional). */

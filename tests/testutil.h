@@ -19,6 +19,11 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
+
+#include "model/gpt2.h"
+#include "text/tokenizer.h"
+
 /* Path of a file under the test data folder, or NULL (test skipped) if the
  * folder is missing. Returns a static buffer. */
 static inline const char *testdata_path(const char *rel) {
@@ -65,6 +70,106 @@ static inline int run_capture(const char *cmd, char **out) {
     else free(buf);
     if (!WIFEXITED(status)) return -1;
     return WEXITSTATUS(status);
+}
+
+/* A small model with the same tokenizer machinery as a real one, in a
+ * fresh directory: a tokenizer trained by chirp (vocabulary 400, with
+ * multi-byte characters in the corpus, and the ChatML tokens every chirp
+ * tokenizer has) and a random GPT-2 with that vocabulary, a 128-token
+ * context (or ctx) and sharper logits than the 0.02-std init, so sampled text
+ * varies. (GPT-2's 50k-token tokenizer takes a minute to load under ASan;
+ * this keeps suites fast in both builds.) Writes the directory into dir;
+ * returns 0, or -1 if a step failed. */
+static inline int test_tiny_model_ctx(char *dir, size_t cap, unsigned long long seed, int ctx) {
+    snprintf(dir, cap, "%s", test_tmpdir());
+    char txt[700], cmd[2048], tj[700];
+    snprintf(txt, sizeof txt, "%s/corpus.txt", dir);
+    FILE *f = fopen(txt, "w");
+    if (!f) return -1;
+    for (int i = 0; i < 300; i++)
+        fprintf(f, "Once upon a time a bird sang %d songs. Good morning! caf\xc3\xa9 \xe2\x82\xac%d \xf0\x9f\x90\xa6\n", i, i);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s tokenizer train --input %s --vocab-size 400 --out %s >/dev/null 2>&1", chirp_bin(), txt,
+             dir);
+    if (run_capture(cmd, NULL) != 0) return -1;
+    snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
+    Tokenizer *tok = tokenizer_load(tj);
+    if (!tok) return -1;
+    Gpt2Config cfg = {.n_layer = 2, .n_head = 2, .n_embd = 32, .n_ctx = ctx,
+                      .vocab_size = tokenizer_vocab_size(tok), .ln_eps = 1e-5f};
+    tokenizer_free(tok);
+    Gpt2Model g;
+    if (gpt2_init_random(&g, &cfg, seed) != 0) return -1;
+    for (size_t i = 0; i < (size_t)cfg.vocab_size * cfg.n_embd; i++) g.params.wte[i] *= 10.0f;
+    int rc = gpt2_save(&g, dir);
+    gpt2_free(&g);
+    return rc;
+}
+
+static inline int test_tiny_model(char *dir, size_t cap, unsigned long long seed) {
+    return test_tiny_model_ctx(dir, cap, seed, 128);
+}
+
+/* A `chirp serve` started for a test on a free loopback port. */
+typedef struct TestServer {
+    pid_t pid;
+    int port;
+    char err_path[64];   /* its stderr (the access log) */
+} TestServer;
+
+/* Starts CHIRP_BIN serve --port 0 ARGS and waits for its "listening on"
+ * line (at most 60 s: ASan builds load slowly). Returns 0 or -1. */
+static inline int test_server_start(TestServer *ts, const char *args) {
+    int out[2];
+    if (pipe(out) != 0) return -1;
+    snprintf(ts->err_path, sizeof ts->err_path, "/tmp/chirp-serve-err-XXXXXX");
+    int efd = mkstemp(ts->err_path);
+    if (efd < 0) return -1;
+    ts->pid = fork();
+    if (ts->pid < 0) return -1;
+    if (ts->pid == 0) {
+        dup2(out[1], 1);
+        dup2(efd, 2);
+        close(out[0]);
+        char cmd[8192];
+        snprintf(cmd, sizeof cmd, "exec %s serve --port 0 %s", chirp_bin(), args);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    close(efd);
+    FILE *f = fdopen(out[0], "r");
+    char line[512];
+    ts->port = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, "listening on http://");
+        if (p && (p = strrchr(p, ':'))) {
+            ts->port = atoi(p + 1);
+            break;
+        }
+    }
+    fclose(f);
+    return ts->port > 0 ? 0 : -1;
+}
+
+/* SIGTERM, then waits; returns the exit status (-1 if it was killed or
+ * did not exit within 20 s). */
+static inline int test_server_stop(TestServer *ts) {
+    if (ts->pid <= 0) return -1;
+    kill(ts->pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 2000; i++) {
+        pid_t r = waitpid(ts->pid, &status, WNOHANG);
+        if (r == ts->pid) {
+            ts->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        usleep(10000);
+    }
+    kill(ts->pid, SIGKILL);
+    waitpid(ts->pid, &status, 0);
+    ts->pid = 0;
+    return -1;
 }
 
 #endif

@@ -37,6 +37,7 @@ typedef struct Slot {
     int n_lps, cap_lps;
     int prefilled;          /* prompt tokens in the cache */
     int generated;          /* tokens sampled */
+    int reported;           /* of them, counted in the request's completion_tokens */
     int32_t feed;           /* token to run at the next step, -1 while prefilling */
     double t_last_token;
     float *biased;          /* [V] logits + logit_bias */
@@ -59,8 +60,8 @@ struct Scheduler {
     pthread_t thread;
     pthread_mutex_t mu;     /* guards the queue, stop flags, busy count */
     pthread_cond_t cv;
-    Job *queue;             /* ring of cfg.max_queue */
-    int q_head, q_len;
+    Job *queue;             /* ring of q_cap */
+    int q_head, q_len, q_cap;
     int busy;
     bool stopping;          /* no new submissions */
     double cancel_at;       /* when stopping: end what still runs at this time */
@@ -92,10 +93,9 @@ static void emit(Scheduler *s, Slot *sl, const char *finish, const char *error) 
     pthread_mutex_lock(&r->mu);
     bool first = r->t_first_token == 0 && sl->generated > 0;
     if (first) r->t_first_token = time_now();
-    if (finish || error) {
-        r->finished++;
-        r->completion_tokens += sl->generated;
-    }
+    r->completion_tokens += sl->generated - sl->reported;
+    sl->reported = sl->generated;
+    if (finish || error) r->finished++;
     serve_request_push(r, &e);
     if (r->wake && (r->stream || r->finished == r->n_choices)) r->wake(r->wake_ctx);
     double ttft = r->t_first_token - r->t_submit;
@@ -166,7 +166,7 @@ static void admit(Scheduler *s, Job job) {
     for (int i = 0; i < c->n_prompt; i++) sampler_observe(sl->sampler, c->prompt[i]);
     gen_stream_init(&sl->gs, r->stops, r->n_stops, gen_write, &sl->delta);
     sl->prefilled = best_common;
-    sl->generated = 0;
+    sl->generated = sl->reported = 0;
     sl->feed = -1;
     sl->last_used = ++s->clock;
     pthread_mutex_lock(&r->mu);
@@ -178,7 +178,7 @@ static void admit(Scheduler *s, Job job) {
 static void admit_queued(Scheduler *s) {
     while (s->q_len > 0 && s->busy < s->cfg.slots) {
         Job job = s->queue[s->q_head];
-        s->q_head = (s->q_head + 1) % s->cfg.max_queue;
+        s->q_head = (s->q_head + 1) % s->q_cap;
         s->q_len--;
         pthread_mutex_lock(&job.req->mu);
         bool cancelled = job.req->cancelled;
@@ -281,7 +281,7 @@ static void abort_slot(Scheduler *s, Slot *sl, const char *error) {
     } else {
         pthread_mutex_lock(&sl->req->mu);
         sl->req->finished++;
-        sl->req->completion_tokens += sl->generated;
+        sl->req->completion_tokens += sl->generated - sl->reported;
         pthread_mutex_unlock(&sl->req->mu);
     }
     release_slot(s, sl);
@@ -385,7 +385,8 @@ Scheduler *sched_new(const InferModel *m, const Tokenizer *tok, Metrics *metrics
     s->scratch = infer_scratch_new(m);
     s->seqs = xcalloc((size_t)cfg->slots, sizeof(InferSeq));
     s->seq_slot = xcalloc((size_t)cfg->slots, sizeof(int));
-    s->queue = xcalloc((size_t)cfg->max_queue, sizeof(Job));
+    s->q_cap = cfg->max_queue + cfg->slots;
+    s->queue = xcalloc((size_t)s->q_cap, sizeof(Job));
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (pthread_create(&s->thread, NULL, sched_main, s) != 0) {
@@ -399,16 +400,16 @@ Scheduler *sched_new(const InferModel *m, const Tokenizer *tok, Metrics *metrics
 
 int sched_submit(Scheduler *s, ServeRequest *r) {
     pthread_mutex_lock(&s->mu);
-    int free_slots = s->cfg.slots - s->busy;
-    int room = s->cfg.max_queue - s->q_len + (free_slots > 0 ? free_slots : 0);
-    if (s->stopping || r->n_choices > room || s->q_len + r->n_choices > s->cfg.max_queue) {
+    /* Room: every slot plus the queue, counting queued choices that have
+     * not reached a slot yet (admission happens on the scheduler thread). */
+    if (s->stopping || s->busy + s->q_len + r->n_choices > s->cfg.slots + s->cfg.max_queue) {
         pthread_mutex_unlock(&s->mu);
         return -1;
     }
     r->t_submit = time_now();
     for (int i = 0; i < r->n_choices; i++) {
         serve_request_retain(r);
-        s->queue[(s->q_head + s->q_len) % s->cfg.max_queue] = (Job){r, i};
+        s->queue[(s->q_head + s->q_len) % s->q_cap] = (Job){r, i};
         s->q_len++;
     }
     pthread_cond_signal(&s->cv);
@@ -434,7 +435,7 @@ void sched_stop(Scheduler *s, double grace_s) {
         /* What has not started gets no slot now. */
         while (s->q_len > 0) {
             Job job = s->queue[s->q_head];
-            s->q_head = (s->q_head + 1) % s->cfg.max_queue;
+            s->q_head = (s->q_head + 1) % s->q_cap;
             s->q_len--;
             end_unstarted(job.req, job.choice, "the server is shutting down");
             serve_request_release(job.req);

@@ -35,6 +35,11 @@ void serve_config_default(ServeConfig *c) {
     c->access_log = true;
 }
 
+/* Kernel send buffer per connection, and the unsent stream bytes at
+ * which a slot pauses (see connection_notify and relay.c). */
+#define SEND_BUFFER_BYTES (64 * 1024)
+#define STREAM_BACKLOG_BYTES (32 * 1024)
+
 /* ---- routes ---- */
 
 typedef enum {
@@ -167,6 +172,12 @@ static void connection_notify(void *cls, struct MHD_Connection *conn, void **soc
         const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         ConnInfo *ci = xcalloc(1, sizeof *ci);
         ci->fd = info ? info->connect_fd : -1;
+        /* A fixed send buffer: the kernel would otherwise grow it to
+         * megabytes for a client that does not read, and that is buffering
+         * without bound too. With it, a slow reader's stream backs up into
+         * the request's backlog within ~100 KB and its slot pauses. */
+        int sndbuf = SEND_BUFFER_BYTES;
+        if (ci->fd >= 0) setsockopt(ci->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         ci->since = time_now();
         ci->receiving = true;
         pthread_mutex_lock(&s->conn_mu);
@@ -488,7 +499,7 @@ Server *server_start(const ServeConfig *cfg, const InferModel *m, const Tokenize
                       .max_queue = cfg->max_queue,
                       .prefill_chunk = cfg->prefill_chunk,
                       .threads = cfg->threads,
-                      .max_backlog = 64 * 1024};
+                      .max_backlog = STREAM_BACKLOG_BYTES};
     s->sched = sched_new(m, tok, s->metrics, &sc);
     if (!s->sched) {
         server_free(s);
