@@ -12,7 +12,7 @@
 #include "infer/infer.h"
 #include "infer/kernels.h"
 #include "infer/quant.h"
-#include "infer/simd.h"
+#include "bench_util.h"
 #include "model/gpt2.h"
 #include "util/error.h"
 #include "util/timer.h"
@@ -22,45 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* Streaming read bandwidth in bytes/s: every thread sums its slice, with
- * four independent vector sums (the widest unit the build targets) so the
- * adds never limit the reads. */
-static double measure_bandwidth(const float *buf, size_t n, int runs) {
-    double t[16];
-    volatile float sink = 0.0f;
-    for (int r = 0; r < runs; r++) {
-        double t0 = time_now();
-        float total = 0.0f;
-#pragma omp parallel reduction(+ : total)
-        {
-            int nt = omp_get_num_threads(), id = omp_get_thread_num();
-            size_t a = n * id / nt / 64 * 64, b = n * (id + 1) / nt / 64 * 64;
-            vf s0 = vzero(), s1 = vzero(), s2 = vzero(), s3 = vzero();
-            for (size_t i = a; i < b; i += 4 * VW) {
-                s0 = vadd(s0, vload(buf + i));
-                s1 = vadd(s1, vload(buf + i + VW));
-                s2 = vadd(s2, vload(buf + i + 2 * VW));
-                s3 = vadd(s3, vload(buf + i + 3 * VW));
-            }
-            total += vsum(vadd(vadd(s0, s1), vadd(s2, s3)));
-        }
-        t[r] = time_now() - t0;
-        sink += total;
-    }
-    (void)sink;
-    return (double)n * sizeof(float) / median(t, runs);
-}
 
 typedef struct Result {
     double prefill_tps, decode_tps;
@@ -92,7 +53,7 @@ static Result run_model(const InferModel *m, int prompt_len, int decode_n, int r
             dec[r] = decode_n / (t2 - t1);
         }
     }
-    Result res = {median(pre, runs), median(dec, runs)};
+    Result res = {bench_median(pre, runs), bench_median(dec, runs)};
     free(toks);
     infer_state_free(s);
     return res;
@@ -151,7 +112,7 @@ int main(int argc, char **argv) {
            "bound t/s", "of bound");
     for (int ti = 0; ti < nthreads; ti++) {
         omp_set_num_threads(threads[ti]);
-        double bw = measure_bandwidth(bw_buf, bw_n, runs);
+        double bw = bench_bandwidth(bw_buf, bw_n, runs);
         for (int q = 0; q < 2; q++) {
             const InferModel *m = q ? &q8 : &f32;
             Result r = run_model(m, prompt_len, decode_n, runs);

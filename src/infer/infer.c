@@ -298,8 +298,7 @@ int infer_forward(InferScratch *s, const InferSeq *seqs, int nseq) {
     }
     for (int l = 0; l < L; l++) {
         const InferLayer *ly = &m->layers[l];
-        for (int r = 0; r < R; r++)
-            kern_layernorm(s->xn + (size_t)r * C, s->x + (size_t)r * C, ly->ln1w, ly->ln1b, C, c->ln_eps);
+        kern_layernorm_rows(s->xn, s->x, ly->ln1w, ly->ln1b, R, C, c->ln_eps);
         linear(s, s->qkv, s->xn, ly->qkvw, &ly->qqkv, ly->qkvb, R, C, 3 * C);
         for (int r = 0; r < R; r++) {
             InferState *st = seqs[s->row_seq[r]].st;
@@ -310,8 +309,7 @@ int infer_forward(InferScratch *s, const InferSeq *seqs, int nseq) {
         attention(s, seqs, l, R);
         linear(s, s->h, s->att, ly->attprojw, &ly->qattproj, ly->attprojb, R, C, C);
         kern_add(s->x, s->h, R * C);
-        for (int r = 0; r < R; r++)
-            kern_layernorm(s->xn + (size_t)r * C, s->x + (size_t)r * C, ly->ln2w, ly->ln2b, C, c->ln_eps);
+        kern_layernorm_rows(s->xn, s->x, ly->ln2w, ly->ln2b, R, C, c->ln_eps);
         linear(s, s->fc, s->xn, ly->fcw, &ly->qfc, ly->fcb, R, C, 4 * C);
         kern_gelu(s->fc, R * 4 * C);
         linear(s, s->h, s->fc, ly->fcprojw, &ly->qfcproj, ly->fcprojb, R, 4 * C, C);
@@ -323,8 +321,7 @@ int infer_forward(InferScratch *s, const InferSeq *seqs, int nseq) {
     for (int i = 0, r0 = 0; i < nseq; r0 += seqs[i].n, i++) {
         const InferSeq *q = &seqs[i];
         if (q->all_logits) {
-            for (int t = 0; t < q->n; t++)
-                kern_layernorm(s->xn + (size_t)t * C, s->x + (size_t)(r0 + t) * C, m->lnfw, m->lnfb, C, c->ln_eps);
+            kern_layernorm_rows(s->xn, s->x + (size_t)r0 * C, m->lnfw, m->lnfb, q->n, C, c->ln_eps);
             lm_head(s, q->all_logits, s->xn, q->n);
             memcpy(q->st->logits, q->all_logits + (size_t)(q->n - 1) * V, (size_t)V * sizeof(float));
         } else if (q->want_logits) {

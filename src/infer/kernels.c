@@ -97,6 +97,32 @@ void kern_matvec_out_in(float *y, const float *x, const float *W, int n, int k) 
     for (int r = 0; r < n; r++) y[r] = dot(W + (size_t)r * k, x, k);
 }
 
+/* dot() of one weight row against four inputs at once: eight independent
+ * accumulators instead of two keep the FMA units busy, and each of the
+ * four results goes through exactly dot()'s operations in dot()'s order. */
+static inline void dot4(const float *a, const float *const x[4], int k, float out[4]) {
+    vf acc0[4], acc1[4];
+    for (int t = 0; t < 4; t++) acc0[t] = acc1[t] = vzero();
+    int i = 0;
+    for (; i + 2 * VW <= k; i += 2 * VW) {
+        vf a0 = vload(a + i), a1 = vload(a + i + VW);
+        for (int t = 0; t < 4; t++) {
+            acc0[t] = vfma(a0, vload(x[t] + i), acc0[t]);
+            acc1[t] = vfma(a1, vload(x[t] + i + VW), acc1[t]);
+        }
+    }
+    for (; i + VW <= k; i += VW) {
+        vf a0 = vload(a + i);
+        for (int t = 0; t < 4; t++) acc0[t] = vfma(a0, vload(x[t] + i), acc0[t]);
+    }
+    if (i < k) {
+        vmask m = vmask_first(k - i);
+        vf a0 = vload_m(m, a + i);
+        for (int t = 0; t < 4; t++) acc1[t] = vfma(a0, vload_m(m, x[t] + i), acc1[t]);
+    }
+    for (int t = 0; t < 4; t++) out[t] = vsum(vadd(acc0[t], acc1[t]));
+}
+
 void kern_matmul_rows_out_in(float *Y, const float *X, const float *W, int T, int n, int k) {
     if (T == 1) {
         kern_matvec_out_in(Y, X, W, n, k);
@@ -107,16 +133,25 @@ void kern_matmul_rows_out_in(float *Y, const float *X, const float *W, int T, in
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < n; r++) {
         const float *w = W + (size_t)r * k;
-        for (int t = 0; t < T; t++) Y[(size_t)t * n + r] = dot(w, X + (size_t)t * k, k);
+        int t = 0;
+        for (; t + 4 <= T; t += 4) {
+            const float *x[4] = {X + (size_t)t * k, X + (size_t)(t + 1) * k, X + (size_t)(t + 2) * k,
+                                 X + (size_t)(t + 3) * k};
+            float out[4];
+            dot4(w, x, k, out);
+            for (int j = 0; j < 4; j++) Y[(size_t)(t + j) * n + r] = out[j];
+        }
+        for (; t < T; t++) Y[(size_t)t * n + r] = dot(w, X + (size_t)t * k, k);
     }
 }
 
 /* The batched product, blocked as a GEMM is (Goto's scheme): the thread's
- * columns go in chunks of MM_NC, the inputs in blocks of MM_KC; each
- * [MM_KC, MM_NC] block of W is copied once into a contiguous panel (long
- * sequential reads of W, no TLB misses in the inner loop), and a register
- * tile of MM_ROWS rows x MM_VECS vectors of Y multiplies it for every row
- * group of X. Each output is still the single fused chain over i that the
+ * columns go in chunks of up to MM_NC, the inputs in blocks of kc rows
+ * (as many as keep the panel within MM_PANEL floats, L2-sized); each
+ * [kc, nc] block of W is copied once into a contiguous panel (runs of nc
+ * floats per weight row: sequential enough for the prefetcher, and no TLB
+ * misses in the inner loop), and a register tile of MM_ROWS rows x MM_VECS
+ * vectors of Y multiplies it for every row group of X. Each output is still the single fused chain over i that the
  * matrix-vector kernel computes: blocking only changes which outputs are
  * in flight together, never the order of any one output's arithmetic
  * (partial sums are stored to Y and reloaded unchanged between blocks). */
@@ -128,8 +163,8 @@ void kern_matmul_rows_out_in(float *Y, const float *X, const float *W, int T, in
 #define MM_VECS 4
 #endif
 #define MM_COLS (MM_VECS * VW)
-#define MM_KC 128
-#define MM_NC 128
+#define MM_NC 768
+#define MM_PANEL (32 * 1024)
 
 /* Y[t0 .. t0+R, j .. j+MM_COLS) += X[.., i0 .. i0+kc) @ panel, where panel
  * holds the matching [kc, MM_COLS] block of W row by row. */
@@ -205,11 +240,13 @@ static void pack_panel(float *panel, const float *W, int n, int i0, int kc, int 
 
 /* Columns [j0, j1) of all T rows, Y already holding the bias. */
 static void matmul_cols(float *Y, const float *X, const float *W, int T, int k, int n, int j0, int j1) {
-    _Alignas(64) float panel[MM_KC * MM_NC];
+    _Alignas(64) float panel[MM_PANEL];
     for (int jc = j0; jc < j1; jc += MM_NC) {
         int nc = j1 - jc < MM_NC ? j1 - jc : MM_NC;
-        for (int i0 = 0; i0 < k; i0 += MM_KC) {
-            int kc = k - i0 < MM_KC ? k - i0 : MM_KC;
+        int ncp = (nc + MM_COLS - 1) / MM_COLS * MM_COLS; /* padded to whole tiles */
+        int kc_max = MM_PANEL / ncp;
+        for (int i0 = 0; i0 < k; i0 += kc_max) {
+            int kc = k - i0 < kc_max ? k - i0 : kc_max;
             pack_panel(panel, W, n, i0, kc, jc, nc);
             for (int c = 0; c < nc; c += MM_COLS) {
                 const float *tile = panel + (size_t)c * kc;
@@ -265,8 +302,18 @@ void kern_layernorm(float *out, const float *x, const float *w, const float *b, 
     for (int i = 0; i < n; i++) out[i] = (x[i] - mean) * rstd * w[i] + b[i];
 }
 
+/* Elementwise work is split over the team only when there is enough of
+ * it (a batch of rows); a split never changes a value. */
+#define PAR_MIN_ELEMS 32768
+
+void kern_layernorm_rows(float *out, const float *x, const float *w, const float *b, int rows, int n, float eps) {
+#pragma omp parallel for schedule(static) if ((long)rows * n >= PAR_MIN_ELEMS)
+    for (int r = 0; r < rows; r++) kern_layernorm(out + (size_t)r * n, x + (size_t)r * n, w, b, n, eps);
+}
+
 void kern_gelu(float *x, int n) {
     const float s = 0.7978845608028654f; /* sqrt(2/pi) */
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (int i = 0; i < n; i++) {
         float v = x[i];
         x[i] = 0.5f * v * (1.0f + tanhf(s * (v + 0.044715f * v * v * v)));
@@ -274,6 +321,7 @@ void kern_gelu(float *x, int n) {
 }
 
 void kern_add(float *x, const float *y, int n) {
+#pragma omp parallel for schedule(static) if (n >= 4 * PAR_MIN_ELEMS)
     for (int i = 0; i < n; i++) x[i] += y[i];
 }
 

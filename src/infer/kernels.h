@@ -44,6 +44,9 @@ void kern_matmul_rows_out_in(float *Y, const float *X, const float *W, int T, in
 /* out = LayerNorm(x) * w + b over n values (biased variance, as PyTorch). */
 void kern_layernorm(float *out, const float *x, const float *w, const float *b, int n, float eps);
 
+/* LayerNorm of each of rows rows of n values (split over threads). */
+void kern_layernorm_rows(float *out, const float *x, const float *w, const float *b, int rows, int n, float eps);
+
 /* In place GELU, tanh approximation. */
 void kern_gelu(float *x, int n);
 
