@@ -3,6 +3,8 @@
  * Uses GPT-2's tokenizer from the test data. */
 #include "testutil.h"
 
+#include <jansson.h>
+
 #include "data/catalog.h"
 #include "data/ingest.h"
 #include "data/prepare.h"
@@ -97,6 +99,19 @@ static void test_shards_and_manifest(void **state) {
     assert_int_equal(st.posts, 60);
     assert_true(st.train_shards >= 3);   /* 200-token shards force a roll-over */
     assert_true(st.val_shards >= 1);
+    /* The provenance summary beside the shards, from the catalog. */
+    char *prov_path = path_join(data, "provenance.json");
+    json_t *prov = json_load_file(prov_path, 0, NULL);
+    assert_non_null(prov);
+    assert_int_equal(json_integer_value(json_object_get(prov, "posts_read")), 60);
+    assert_int_equal(json_integer_value(json_object_get(prov, "posts_kept")), 60);
+    json_t *src0 = json_array_get(json_object_get(prov, "sources"), 0);
+    assert_int_equal(json_integer_value(json_object_get(src0, "read")), 60);
+    assert_string_equal(json_string_value(json_object_get(src0, "format")), "csv");
+    json_t *train_split = json_object_get(json_object_get(prov, "splits"), "train");
+    assert_true(json_integer_value(json_object_get(train_split, "posts")) > 40);
+    json_decref(prov);
+    free(prov_path);
 
     sqlite3 *db = catalog_open(ds, false);
     assert_int_equal(catalog_count(db, "SELECT count(*) FROM posts WHERE decision = 'kept' AND shard IS NULL"), 0);

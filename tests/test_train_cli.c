@@ -98,6 +98,10 @@ static void test_checkpoint_layout_and_keep(void **state) {
     char shard[512], run[512], cmd[4096], tokjson[512];
     snprintf(shard, sizeof shard, "%s/d.bin", dir);
     random_shard(shard, 2000, 50, 3);
+    /* What prepare writes beside its shards travels into chirp.json. */
+    char prov[600];
+    snprintf(prov, sizeof prov, "%s/provenance.json", dir);
+    assert_int_equal(file_write_atomic(prov, "{\"posts_kept\": 1234, \"optout_removed\": 5}", 41), 0);
     /* A real (tiny) tokenizer: training checks it against the vocabulary. */
     snprintf(tokjson, sizeof tokjson, "%s/text.txt", dir);
     assert_int_equal(file_write_atomic(tokjson, "the cat sat on the mat, the cat sat.\n", 37), 0);
@@ -137,6 +141,8 @@ static void test_checkpoint_layout_and_keep(void **state) {
     assert_non_null(strstr(man, hex));
     assert_non_null(strstr(man, "\"position_batches\": 6"));
     assert_non_null(strstr(man, "\"weight_decay\""));
+    assert_non_null(strstr(man, "\"provenance\": {"));
+    assert_non_null(strstr(man, "\"posts_kept\": 1234"));
     free(man);
     /* a checkpoint is a model directory */
     Gpt2Model m;

@@ -3,6 +3,8 @@
  * order, so the output does not depend on the thread count. */
 #include "data/prepare.h"
 
+#include "data/provenance.h"
+
 #include "data/catalog.h"
 #include "data/shards.h"
 #include "text/bpe_train.h"
@@ -159,6 +161,7 @@ int prepare_run(const PrepareOptions *opt, const Tokenizer *tok, PrepareStats *s
         free(abs_out);
         free(abs_tok);
         if (rc == 0) rc = catalog_exec(db, "COMMIT");
+        if (rc == 0) rc = provenance_write(db, opt->dataset, opt->out);
     }
     if (rc != 0) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(db);

@@ -5,7 +5,8 @@
  * records, per post, the shard file, token offset and token count (without
  * the trailing <|endoftext|>). Shards from an earlier run that the new run
  * did not write are removed. The manifest is updated in one transaction
- * after all shards are complete. */
+ * after all shards are complete; then DATA/provenance.json summarises what
+ * went in (data/provenance.h), for the checkpoints' chirp.json. */
 #ifndef CHIRP_DATA_PREPARE_H
 #define CHIRP_DATA_PREPARE_H
 

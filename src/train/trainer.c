@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/provenance.h"
 #include "model/gpt2_compute.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
@@ -146,6 +147,11 @@ static char *manifest(const TrainOptions *o, const Gpt2Model *m, long long step,
     if (val_shards) json_object_set_new(d, "val", json_incref(val_shards));
     json_object_set_new(d, "position_batches", json_integer(position));
     json_object_set_new(d, "order", json_string(o->shuffle ? "shuffle" : "sequential"));
+    /* What prepare recorded about the posts behind the shards. */
+    json_t *prov = train_shards ? provenance_for_shard(json_string_value(
+                                      json_object_get(json_array_get(train_shards, 0), "path")))
+                                : NULL;
+    if (prov) json_object_set_new(d, "provenance", prov);
     json_object_set_new(r, "data", d);
     if (sft) json_object_set_new(r, "chat_template", json_incref(sft->tmpl_json));
     char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
