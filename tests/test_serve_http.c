@@ -47,8 +47,11 @@ static int teardown(void **state) {
     return 0;
 }
 
-static int connect_to(int port) {
+/* A loopback connection; rcvbuf > 0 sets a small receive buffer first
+ * (a client that reads slowly). */
+static int connect_with(int port, int rcvbuf) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     struct timeval tv = {10, 0};
@@ -59,6 +62,8 @@ static int connect_to(int port) {
     }
     return fd;
 }
+
+static int connect_to(int port) { return connect_with(port, 0); }
 
 /* Sends req and reads the whole answer (the requests say Connection:
  * close). Returns the status code, or -1; the response into *out if asked. */
@@ -108,17 +113,8 @@ static int get(int port, const char *path, const char *auth, char **out) {
  * the socket and the server's backlog, and the slot stays busy (paused)
  * until the client reads or goes away. */
 static int held_stream(int port, const char *auth) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int small = 4096;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
+    int fd = connect_with(port, 4096);
+    if (fd < 0) return -1;
     char body[256], req[1024];
     snprintf(body, sizeof body, "{\"prompt\": \"Once\", \"max_tokens\": 100000, \"stream\": true, %s}", no_eot);
     int n = snprintf(req, sizeof req,
@@ -204,6 +200,31 @@ static void test_status_codes(void **state) {
     buf_push(&chunked, "0\r\n\r\n", 5);
     assert_int_equal(exchange(p, chunked.data, chunked.len, NULL), 413);
     buf_free(&chunked);
+}
+
+/* Usage errors exit 2 with one line; a port in use, a bad key file or a
+ * missing model exit 1 with the reason. */
+static void test_cli_errors(void **state) {
+    (void)state;
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s serve 2>&1", chirp_bin());
+    assert_int_equal(run_capture(cmd, &out), 2);
+    assert_non_null(strstr(out, "--model"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s serve --model %s --port 70000 2>&1", chirp_bin(), model_dir);
+    assert_int_equal(run_capture(cmd, NULL), 2);
+    snprintf(cmd, sizeof cmd, "%s serve --model %s --port %d 2>&1", chirp_bin(), model_dir, srv.port);
+    assert_int_equal(run_capture(cmd, &out), 1);
+    assert_non_null(strstr(out, "cannot listen on 127.0.0.1"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s serve --model %s --api-key-file /nonexistent/keys 2>&1", chirp_bin(), model_dir);
+    assert_int_equal(run_capture(cmd, &out), 1);
+    assert_non_null(strstr(out, "/nonexistent/keys"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s serve --model /nonexistent/model 2>&1", chirp_bin());
+    assert_int_equal(run_capture(cmd, &out), 1);
+    assert_non_null(strstr(out, "chirp: "));
+    free(out);
 }
 
 /* A server with one slot and a queue of one: with one request generating
@@ -440,6 +461,7 @@ static void test_sigterm_exits_zero(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_codes),
+        cmocka_unit_test(test_cli_errors),
         cmocka_unit_test(test_queue_full_is_503),
         cmocka_unit_test(test_slow_loris),
         cmocka_unit_test(test_disconnect_frees_slot),

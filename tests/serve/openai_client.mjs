@@ -4,41 +4,14 @@
 // Prints one line per check; exits 0 when all pass, 1 on a failure, 77 when
 // the client package is not installed (scripts/setup-npm).
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { assert, check, finish, requirePackage } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, '../../.scratch/npm/package.json'));
-let OpenAI;
-try {
-  OpenAI = require('openai').default ?? require('openai');
-} catch {
-  console.log('skipping: npm package openai is not installed (run scripts/setup-npm)');
-  process.exit(77);
-}
+const openai = requirePackage('openai');
+const OpenAI = openai.default ?? openai;
 
 const { PORT, API_KEY, MODEL_DIR, CHIRP_BIN } = process.env;
 const base = `http://127.0.0.1:${PORT}`;
 const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: API_KEY, maxRetries: 0, timeout: 60000 });
-const deadline = Date.now() + 240000; // every check together stays bounded
-let failed = 0;
-
-async function check(name, fn) {
-  if (Date.now() > deadline) throw new Error('out of time');
-  try {
-    await fn();
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${e.stack ?? e}`);
-  }
-}
-
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
 const user = (content) => [{ role: 'user', content }];
 
 async function streamText(params) {
@@ -233,5 +206,4 @@ await check('metrics count what happened', async () => {
   assert(/chirp_time_to_first_token_seconds_count [1-9]/.test(text), 'ttft');
 });
 
-console.log(failed ? `${failed} check(s) failed` : 'all checks passed');
-process.exit(failed ? 1 : 0);
+finish();

@@ -7,21 +7,11 @@
 // Exits 0 when all pass, 1 on a failure, 77 when Chromium or the package is
 // missing.
 import { existsSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { assert, check, finish, requirePackage, root } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.join(here, '../..');
-const require = createRequire(path.join(root, '.scratch/npm/package.json'));
 const chromiumPath = '/usr/bin/chromium';
-let chromium;
-try {
-  ({ chromium } = require('playwright-core'));
-} catch {
-  console.log('skipping: npm package playwright-core is not installed (run scripts/setup-npm)');
-  process.exit(77);
-}
+const { chromium } = requirePackage('playwright-core');
 if (!existsSync(chromiumPath)) {
   console.log(`skipping: ${chromiumPath} not found (Debian package chromium; scripts/setup installs it)`);
   process.exit(77);
@@ -31,22 +21,6 @@ const { PORT, API_KEY } = process.env;
 const base = `http://127.0.0.1:${PORT}`;
 const shots = path.join(root, 'build');
 mkdirSync(shots, { recursive: true });
-let failed = 0;
-
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${e.stack ?? e}`);
-  }
-}
-
 const browser = await chromium.launch({
   executablePath: chromiumPath,
   headless: true,
@@ -134,5 +108,4 @@ await check('no script errors', async () => {
 });
 
 await browser.close();
-console.log(failed ? `${failed} check(s) failed` : 'all checks passed');
-process.exit(failed ? 1 : 0);
+finish();

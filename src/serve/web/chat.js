@@ -88,23 +88,35 @@ async function send(text) {
   setBusy(true);
   els.status.textContent = 'Thinking…';
   controller = new AbortController();
-  const messages = els.system.value.trim() ? [{ role: 'system', content: els.system.value.trim() }, ...history] : history;
   let content = '';
   let finish = null;
   const started = performance.now();
   let tokens = 0;
+  let dropped = 0;
   try {
-    const response = await fetch('/v1/chat/completions', {
-      method: 'POST', headers: headers(), signal: controller.signal,
-      body: JSON.stringify({
-        model: modelId, messages, stream: true, stream_options: { include_usage: true },
-        temperature: Number(els.temperature.value), max_tokens: Number(els.maxTokens.value) || undefined,
-      }),
-    });
-    if (!response.ok) {
+    let response;
+    for (;;) {
+      const system = els.system.value.trim();
+      const messages = system ? [{ role: 'system', content: system }, ...history] : history;
+      response = await fetch('/v1/chat/completions', {
+        method: 'POST', headers: headers(), signal: controller.signal,
+        body: JSON.stringify({
+          model: modelId, messages, stream: true, stream_options: { include_usage: true },
+          temperature: Number(els.temperature.value), max_tokens: Number(els.maxTokens.value) || undefined,
+        }),
+      });
+      if (response.ok) break;
       const err = await response.json().catch(() => ({}));
+      // Too long for the model's context: drop the oldest exchange and
+      // try again, as chirp chat does (the newest message always stays).
+      if (err.error?.code === 'context_length_exceeded' && history.length > 1) {
+        history.splice(0, history.length > 2 ? 2 : 1);
+        dropped++;
+        continue;
+      }
       throw new Error(err.error?.message ?? `HTTP ${response.status}`);
     }
+    if (dropped) els.status.textContent = 'Older turns were left out to fit the model\'s context.';
     for await (const chunk of sseEvents(response)) {
       if (chunk.error) throw new Error(chunk.error.message);
       if (chunk.usage) tokens = chunk.usage.completion_tokens;
@@ -119,7 +131,8 @@ async function send(text) {
       }
     }
     const secs = (performance.now() - started) / 1000;
-    els.status.textContent = `${tokens} tokens in ${secs.toFixed(1)} s` + (finish === 'length' ? ' (stopped at the length limit)' : '');
+    els.status.textContent = `${tokens} tokens in ${secs.toFixed(1)} s` + (finish === 'length' ? ' (stopped at the length limit)' : '')
+      + (dropped ? '; older turns were left out to fit the context' : '');
   } catch (e) {
     if (e.name === 'AbortError') {
       els.status.textContent = 'Stopped.';
@@ -191,11 +204,16 @@ async function loadInfo() {
     ]);
     const t = info.training ?? {};
     const p = t.provenance ?? {};
-    const sources = (p.sources ?? []).map((s) => `${s.path} (${fmt(s.kept)} kept of ${fmt(s.read)})`).join('; ');
+    // The largest sources by posts kept, then how many more.
+    const all = [...(p.sources ?? [])].sort((a, b) => b.kept - a.kept);
+    const base = (f) => f.split('/').filter(Boolean).pop() ?? f;
+    const sources = all.length === 0 ? undefined
+      : all.slice(0, 5).map((s) => `${base(s.path)} [${s.format}]: ${fmt(s.kept)} of ${fmt(s.read)}`).join('; ')
+        + (all.length > 5 ? `; and ${all.length - 5} more (${all.length} in all)` : '');
     facts(els.trainingInfo, [
       ['Steps', t.step !== undefined ? `${fmt(t.step)}${t.steps ? ` of ${fmt(t.steps)}` : ''}` : undefined],
       ['Tokens seen', fmt(t.tokens_seen)], ['Last train loss', t.train_loss?.toFixed?.(3)],
-      ['Data sources', sources || undefined], ['Posts kept', fmt(p.posts_kept)], ['Posts read', fmt(p.posts_read)],
+      ['Dataset', p.dataset], ['Data sources', sources], ['Posts kept', fmt(p.posts_kept)], ['Posts read', fmt(p.posts_read)],
       ['Opt-outs honoured', p.optout_removed !== undefined ? `${fmt(p.optout_removed)} posts removed` : undefined],
       ['Dropped', p.dropped ? Object.entries(p.dropped).map(([k, v]) => `${k}: ${fmt(v)}`).join(', ') : undefined],
       ['Train shards', (t.train_shards ?? []).join(', ') || undefined],
