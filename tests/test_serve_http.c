@@ -351,9 +351,11 @@ static void test_hostile_flood(void **state) {
     char req[1024];
     int answered = 0, dropped = 0;
     double t0 = time_now();
-    long rss_warm = 0;
+    long rss_warm = 0, rss_mid = 0;
     int total = 10000, done = 0;
     for (int i = 0; i < total && time_now() - t0 < 120; i++, done++) {
+        if (done == 2000) rss_warm = rss_kb(srv.pid);
+        if (done == 6000) rss_mid = rss_kb(srv.pid);
         size_t n = hostile(i, req, sizeof req);
         int kind = i % 14;
         if (kind >= 10 && kind <= 12) {
@@ -369,15 +371,17 @@ static void test_hostile_flood(void **state) {
         int st = exchange(srv.port, req, n, NULL);
         if (st >= 400 && st < 500) answered++;
         else dropped++;
-        if (done == 1000) rss_warm = rss_kb(srv.pid);
     }
     long rss_end = rss_kb(srv.pid);
-    printf("  %d hostile requests in %.1f s: %d answered with 4xx, %d closed; RSS %ld -> %ld KB\n", done,
-           time_now() - t0, answered, dropped, rss_warm, rss_end);
+    printf("  %d hostile requests in %.1f s: %d answered with 4xx, %d closed; RSS %ld -> %ld -> %ld KB "
+           "(after 2,000, 6,000, 10,000)\n",
+           done, time_now() - t0, answered, dropped, rss_warm, rss_mid, rss_end);
     assert_int_equal(done, total);
     assert_int_equal(kill(srv.pid, 0), 0);
     assert_int_equal(answered, total - dropped); /* every complete request got its 4xx */
-    assert_true(rss_end - rss_warm < 16 * 1024);
+    /* Flat: allocator caches fill early; the last 4,000 requests may not
+     * grow memory by more than ~1 KB each. */
+    assert_true(rss_end - rss_mid < 4 * 1024);
     char *out = NULL;
     assert_int_equal(post(srv.port, "/v1/completions", KEY, "{\"prompt\": \"Once\", \"max_tokens\": 4}", &out), 200);
     free(out);
