@@ -13,6 +13,8 @@
 #include "infer/kernels.h"
 #include "infer/quant.h"
 #include "bench_util.h"
+
+#include <cblas.h>
 #include "model/gpt2.h"
 #include "util/error.h"
 #include "util/timer.h"
@@ -57,6 +59,34 @@ static Result run_model(const InferModel *m, int prompt_len, int decode_n, int r
     free(toks);
     infer_state_free(s);
     return res;
+}
+
+/* What batch invariance costs at prefill: chirp's batched kernel against
+ * OpenBLAS sgemm on GPT-2's four linear shapes at T rows, same process. */
+static void prefill_kernel_vs_sgemm(int T, int runs) {
+    const int shapes[4][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}};
+    const char *names[4] = {"qkv", "attn proj", "mlp up", "mlp down"};
+    printf("\nprefill matmul, T=%d rows: chirp (batch-invariant) vs OpenBLAS sgemm, GFLOP/s, median of %d\n", T, runs);
+    printf("%-10s %12s %12s %8s\n", "layer", "chirp", "sgemm", "ratio");
+    for (int s = 0; s < 4; s++) {
+        int k = shapes[s][0], n = shapes[s][1];
+        float *W = malloc((size_t)k * n * sizeof(float)), *X = malloc((size_t)T * k * sizeof(float));
+        float *Y = malloc((size_t)T * n * sizeof(float));
+        for (size_t i = 0; i < (size_t)k * n; i++) W[i] = (float)(i % 13) * 0.01f;
+        for (size_t i = 0; i < (size_t)T * k; i++) X[i] = (float)(i % 7) * 0.1f;
+        double a[16], b[16], flop = 2.0 * T * k * n;
+        for (int r = 0; r < runs; r++) {
+            double t0 = time_now();
+            kern_matmul_rows_in_out(Y, X, W, NULL, T, k, n);
+            double t1 = time_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, n, k, 1.0f, X, k, W, n, 0.0f, Y, n);
+            a[r] = flop / (t1 - t0) / 1e9;
+            b[r] = flop / (time_now() - t1) / 1e9;
+        }
+        double ma = bench_median(a, runs), mb = bench_median(b, runs);
+        printf("%-10s %12.1f %12.1f %7.2fx\n", names[s], ma, mb, ma / mb);
+        free(W), free(X), free(Y);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -124,6 +154,7 @@ int main(int argc, char **argv) {
         }
     }
     free(bw_buf);
+    prefill_kernel_vs_sgemm(prompt_len, runs);
     infer_model_destroy(&f32);
     infer_model_destroy(&q8);
     gpt2_free(&g);

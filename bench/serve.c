@@ -21,6 +21,7 @@
 #include "bench_util.h"
 #include "infer/infer.h"
 #include "infer/kernels.h"
+#include "infer/quant.h"
 #include "model/gpt2.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -207,6 +208,28 @@ static double kernel_flops(int T) {
     return 2.0 * T * k * n / bench_median(t, 5);
 }
 
+/* Multiply-adds x 2 per second of the batched int8 kernel, same shape. */
+static double int8_ops(int T) {
+    int k = 768, n = 3072;
+    float *W = malloc((size_t)k * n * sizeof(float)), *X = malloc((size_t)T * k * sizeof(float));
+    for (size_t i = 0; i < (size_t)k * n; i++) W[i] = (float)(i % 7) * 0.01f - 0.03f;
+    for (size_t i = 0; i < (size_t)T * k; i++) X[i] = (float)(i % 5) * 0.1f;
+    QMat q;
+    qmat_from_in_out(&q, W, k, n);
+    int8_t *qx = malloc((size_t)T * k);
+    float *dx = malloc((size_t)T * (k / QBLOCK) * sizeof(float)), *Y = malloc((size_t)T * n * sizeof(float));
+    for (int t = 0; t < T; t++) quant_q8_vec(X + (size_t)t * k, k, qx + (size_t)t * k, dx + (size_t)t * (k / QBLOCK));
+    double t5[5];
+    for (int r = 0; r < 5; r++) {
+        double t0 = time_now();
+        for (int i = 0; i < 10; i++) qmat_matmul(Y, qx, dx, &q, NULL, T);
+        t5[r] = (time_now() - t0) / 10;
+    }
+    qmat_destroy(&q);
+    free(W), free(X), free(qx), free(dx), free(Y);
+    return 2.0 * T * k * n / bench_median(t5, 5);
+}
+
 static int parse_levels(const char *s, int *levels) {
     int n = 0;
     for (const char *p = s; *p && n < 16;) {
@@ -257,7 +280,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < bw_n; i++) bw_buf[i] = 1.0f;
     double bw = bench_bandwidth(bw_buf, bw_n, 3);
     free(bw_buf);
-    double flops = kernel_flops(32);
+    double flops = kernel_flops(32), iops = int8_ops(32);
     double flops_per_token = 2.0 * (cfg.n_layer * 12.0 * cfg.n_embd * cfg.n_embd + (double)cfg.vocab_size * cfg.n_embd);
 
     const char *prompt = "The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. "
@@ -269,7 +292,8 @@ int main(int argc, char **argv) {
              prompt, max_tokens, eot_id);
     printf("GPT-2 124M shapes (random weights), %d threads, %s kernels; %d tokens per reply, median of %d runs\n",
            threads, kern_simd_name(), max_tokens, runs);
-    printf("machine: read bandwidth %.1f GB/s; batched fp32 kernel %.0f GFLOP/s (T=32, 768x3072)\n", bw / 1e9, flops / 1e9);
+    printf("machine: read bandwidth %.1f GB/s; batched kernels at T=32 on 768x3072: fp32 %.0f GFLOP/s, int8 %.0f GOP/s\n",
+           bw / 1e9, flops / 1e9, iops / 1e9);
 
     for (int q = 0; q < 2; q++) {
         const char *quant = q ? "int8" : "none";
@@ -317,7 +341,7 @@ int main(int argc, char **argv) {
             double a = bench_median(agg, runs);
             double per_stream = bench_median(per, n_per);
             if (c == 1) one_stream = a, one_stream_decode = per_stream;
-            double weight_bound = c * bw / bytes, compute_bound = flops / flops_per_token;
+            double weight_bound = c * bw / bytes, compute_bound = (q ? iops : flops) / flops_per_token;
             double p50 = bench_percentile(ttft, n_per, 50), p99 = bench_percentile(ttft, n_per, 99);
             printf("%7d %8.1f t/s %9.2fx %8.0f ms %10.0f ms %14.1f %9.0f t/s %4.0f t/s%s\n", c, a,
                    one_stream > 0 ? a / one_stream : 0, p50 * 1e3, p99 * 1e3, per_stream, weight_bound,

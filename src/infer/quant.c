@@ -140,6 +140,63 @@ static float qdot(const int8_t *qw, const float *dw, const int8_t *qx, const flo
     return sum;
 }
 
+/* qdot() of one weight row against four activation rows: the weight
+ * block is loaded (and its sign split off) once for all four, and each of
+ * the four results goes through exactly qdot()'s operations in qdot()'s
+ * order, so a row's output does not depend on how many rows came with it. */
+static void qdot4(const int8_t *qw, const float *dw, const int8_t *const qx[4], const float *const dx[4], int cols,
+                  float out[4]) {
+    int nb = cols / QBLOCK;
+    int b = 0;
+    float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#ifdef QUANT_VNNI
+    __m512 acc[4];
+    const __m512i zero = _mm512_setzero_si512();
+    for (int t = 0; t < 4; t++) acc[t] = _mm512_setzero_ps();
+    for (; b + 2 <= nb; b += 2) {
+        __m512i w = _mm512_loadu_si512((const void *)(qw + b * QBLOCK));
+        __mmask64 neg = _mm512_movepi8_mask(w);
+        __m512i aw = _mm512_abs_epi8(w);
+        for (int t = 0; t < 4; t++) {
+            __m512i x = _mm512_loadu_si512((const void *)(qx[t] + b * QBLOCK));
+            __m512i xs = _mm512_mask_sub_epi8(x, neg, zero, x);
+            __m512i p = _mm512_dpbusd_epi32(zero, aw, xs);
+            __m512 sc = _mm512_insertf32x8(_mm512_set1_ps(dw[b] * dx[t][b]), _mm256_set1_ps(dw[b + 1] * dx[t][b + 1]), 1);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) sum[t] = _mm512_reduce_add_ps(acc[t]);
+#elif defined(QUANT_AVX2)
+    __m256 acc[4];
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_ps();
+    for (; b < nb; b++) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)(qw + b * QBLOCK));
+        __m256i aw = _mm256_sign_epi8(w, w);
+        for (int t = 0; t < 4; t++) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(qx[t] + b * QBLOCK));
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), ones);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[b] * dx[t][b]), acc[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) {
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[t]), _mm256_extractf128_ps(acc[t], 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        sum[t] = _mm_cvtss_f32(h);
+    }
+#endif
+    for (int t = 0; t < 4; t++) {
+        for (int bb = b; bb < nb; bb++) {
+            int32_t si = 0;
+            const int8_t *w = qw + bb * QBLOCK, *x = qx[t] + bb * QBLOCK;
+            for (int i = 0; i < QBLOCK; i++) si += (int32_t)w[i] * (int32_t)x[i];
+            sum[t] += (float)si * dw[bb] * dx[t][bb];
+        }
+        out[t] = sum[t];
+    }
+}
+
 void qmat_matmul(float *Y, const int8_t *qx, const float *dx, const QMat *W, const float *b, int T) {
     int rows = W->rows, cols = W->cols, nb = cols / QBLOCK;
     int par = (long)rows * cols >= 65536 || T > 1;
@@ -151,7 +208,19 @@ void qmat_matmul(float *Y, const int8_t *qx, const float *dx, const QMat *W, con
         const int8_t *qw = W->q + (size_t)r * cols;
         const float *dw = W->d + (size_t)r * nb;
         float bias = b ? b[r] : 0.0f;
-        for (int t = 0; t < T; t++)
+        int t = 0;
+        for (; t + 4 <= T; t += 4) {
+            const int8_t *xs[4];
+            const float *ds[4];
+            for (int j = 0; j < 4; j++) {
+                xs[j] = qx + (size_t)(t + j) * cols;
+                ds[j] = dx + (size_t)(t + j) * nb;
+            }
+            float out[4];
+            qdot4(qw, dw, xs, ds, cols, out);
+            for (int j = 0; j < 4; j++) Y[(size_t)(t + j) * rows + r] = bias + out[j];
+        }
+        for (; t < T; t++)
             Y[(size_t)t * rows + r] = bias + qdot(qw, dw, qx + (size_t)t * cols, dx + (size_t)t * nb, cols);
     }
 }

@@ -266,6 +266,14 @@ enum MHD_Result handle_generation(HttpReq *hr, ApiKind kind) {
         serve_request_release(sr);
         return http_respond_error(hr, &err);
     }
+    if (np * r->n > s->cfg.parallel + s->cfg.max_queue) {
+        serve_request_release(sr);
+        api_error(&err, 400, "invalid_request_error", "n", NULL,
+                  "the request has %d choices (%d prompts x n = %d) but the server runs at most %d at once "
+                  "(--parallel %d plus --max-queue %d)",
+                  np * r->n, np, r->n, s->cfg.parallel + s->cfg.max_queue, s->cfg.parallel, s->cfg.max_queue);
+        return http_respond_error(hr, &err);
+    }
     if (!r->seed_given) r->sampler.seed = random_seed();
     sr->n_choices = np * r->n;
     sr->choices = xcalloc((size_t)sr->n_choices, sizeof(ServeChoice));
