@@ -170,6 +170,11 @@ static void test_status_codes(void **state) {
     assert_int_equal(post(p, "/v1/completions", KEY, "{\"prompt\": \"x\", \"top_k\": -1}", &out), 400);
     assert_non_null(strstr(out, "\"param\":\"top_k\""));
     free(out);
+    /* More choices than slots and queue together can ever hold. */
+    assert_int_equal(post(p, "/v1/completions", KEY, "{\"prompt\": [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"], \"n\": 16}", &out),
+                     400);
+    assert_non_null(strstr(out, "96 choices"));
+    free(out);
     /* A prompt longer than the context: both token counts. */
     char body[30000];
     int n = snprintf(body, sizeof body, "{\"prompt\": \"");
