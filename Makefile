@@ -25,7 +25,16 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -fopenmp -Isrc -MMD -MP
 LDFLAGS += $(OPT) -fopenmp -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR)
 LDLIBS  := -lopenblas -ljansson -lutf8proc -lsqlite3 -lmicrohttpd -lzip -lz -lm -lpthread
 
-LIB_SRC  := $(sort $(wildcard src/util/*.c src/text/*.c src/data/*.c src/model/*.c \
+# MPI (Open MPI) for multi-process training, when mpicc is installed
+# (scripts/setup installs it); without it chirp builds single-process only.
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null)
+ifneq ($(MPI_LIBS),)
+  MPI_CFLAGS += -DCHIRP_HAVE_MPI
+  LDLIBS     += $(MPI_LIBS)
+endif
+
+LIB_SRC  := $(sort $(wildcard src/util/*.c src/text/*.c src/data/*.c src/model/*.c src/dist/*.c \
                              src/train/*.c src/infer/*.c src/serve/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -54,6 +63,11 @@ setup:
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Only the MPI communicator sees MPI's headers.
+$(OUT)/obj/src/dist/comm_mpi.o: src/dist/comm_mpi.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

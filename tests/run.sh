@@ -8,6 +8,9 @@ root=$(pwd)
 export CHIRP_TESTDATA="${CHIRP_TESTDATA:-$root/../shared/data}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}"
+# mpirun refuses root unless told; CI runs as root in a container.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 if [ ! -d "$CHIRP_TESTDATA" ]; then
   echo "note: test data not found at $CHIRP_TESTDATA (set CHIRP_TESTDATA); tests that need it are skipped"

@@ -1,11 +1,15 @@
 /* cmd_train.c: `chirp train`: parse flags into TrainOptions, run. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/threads.h"
+#include "dist/comm.h"
 #include "train/trainer.h"
+#include "util/error.h"
 
 static const char HELP[] =
     "usage: chirp train --train 'DATA/train_*.bin' [--val 'DATA/val_*.bin']\n"
@@ -14,7 +18,7 @@ static const char HELP[] =
     "         [--warmup W] [--schedule constant|cosine|linear|wsd] [--min-lr R]\n"
     "         [--weight-decay WD] [--beta1 0.9] [--beta2 0.95] [--eps 1e-8] [--grad-clip G]\n"
     "         [--seed S] [--shuffle] [--eval-every E] [--eval-batches K] [--save-every S]\n"
-    "         [--keep K] --out RUN_DIR [--resume] [--threads N]\n"
+    "         [--keep K] --out RUN_DIR [--resume] [--threads N] [--zero 0|1] [--dist-timeout S]\n"
     "   or: chirp train --sft CONVERSATIONS.jsonl [--val CONV.jsonl] (--init MODEL_DIR | ...)\n"
     "         [--tokenizer T] --batch B --seq T ... (the same flags)\n"
     "\n"
@@ -46,10 +50,61 @@ static const char HELP[] =
     "  --keep K          keep only the newest K checkpoints (default all)\n"
     "  --out RUN_DIR     run directory: log.jsonl and step_N/ checkpoints\n"
     "  --resume          continue from the newest complete checkpoint in RUN_DIR\n"
-    "  --threads N       OpenMP/OpenBLAS threads (default: all cores)\n"
+    "  --threads N       OpenMP/OpenBLAS threads (default: all cores; per rank)\n"
     "\n"
-    "stdout, one line per step:  step K loss X lr Y norm Z ms M tok/s R\n"
+    "Under mpirun (mpirun -np N chirp train ...) N ranks train one model: rank r\n"
+    "reads micro-batch r of every N, gradients are summed over ranks (overlapped\n"
+    "with the backward), rank 0 prints and writes checkpoints (docs/scaling.md).\n"
+    "  --zero 1          ZeRO-1: each rank keeps 1/N of the AdamW state\n"
+    "  --dist-timeout S  give up when the other ranks do not answer for S seconds\n"
+    "                    (a rank died, the network dropped; default 120)\n"
+    "\n"
+    "stdout, one line per step:  step K loss X lr Y norm Z ms M tok/s R [comm C ms hidden H%]\n"
     "and on eval steps:           val step K loss X\n";
+
+/* What the launcher's SIGTERM handler says: the last complete checkpoint
+ * (the CLI owns this state; the trainer reports each save). */
+static char last_checkpoint[4096] = "(none yet)";
+static int my_rank;
+
+static void note_checkpoint(void *ctx, const char *dir) {
+    (void)ctx;
+    snprintf(last_checkpoint, sizeof last_checkpoint, "%s", dir);
+}
+
+/* mpirun ends every rank with SIGTERM when one of them fails: rank 0 says
+ * so and where to resume from (write(2) only: this is a signal handler). */
+static void on_launcher_term(int sig) {
+    (void)sig;
+    if (my_rank == 0) {
+        static const char a[] = "chirp train: rank 0: stopped by the launcher (another rank failed or was killed); "
+                                "the last complete checkpoint is ";
+        ssize_t w = write(2, a, sizeof a - 1);
+        w = write(2, last_checkpoint, strlen(last_checkpoint));
+        w = write(2, "; resume with --resume\n", 23);
+        (void)w;
+    }
+    _exit(1);
+}
+
+/* One process, or one rank of an MPI job. */
+static int run_ranks(TrainOptions *o) {
+    if (!comm_mpi_launched()) return train_run(o) == 0 ? EXIT_OK : cli_fail();
+    Comm *comm = comm_mpi_new();
+    if (!comm) return cli_fail();
+    my_rank = comm->rank;
+    o->comm = comm;
+    o->on_checkpoint = note_checkpoint;
+    signal(SIGTERM, on_launcher_term);
+    int rc = train_run(o);
+    if (rc != 0) {
+        fprintf(stderr, "chirp: rank %d: %s\n", comm->rank, chirp_error());
+        /* The other ranks may be waiting in a collective: end them all. */
+        comm->ops->abort(comm, EXIT_FAIL);
+    }
+    comm->ops->free(comm);
+    return EXIT_OK;
+}
 
 static int run(int argc, char **argv) {
     cli_prefer_passive_omp(argv);
@@ -59,7 +114,8 @@ static int run(int argc, char **argv) {
                *sched = "constant";
     long layers = 0, heads = 0, embd = 0, ctx = 0, vocab = 0, batch = o.B, seq = o.T, accum = 1, steps = o.steps,
          warmup = 0, seed = (long)o.seed, eval_every = 0, eval_batches = o.eval_batches, save_every = 0, keep = 0,
-         threads = 0;
+         threads = 0, zero = 0;
+    double dist_timeout = o.dist_timeout;
     double lr = o.lr, min_lr = -1, wd = o.weight_decay, b1 = o.beta1, b2 = o.beta2, eps = o.eps,
            clip = o.grad_clip;
     bool shuffle = false, resume = false;
@@ -81,6 +137,7 @@ static int run(int argc, char **argv) {
         {"eval-batches", ARG_INT, &eval_batches, 1, 1 << 20}, {"save-every", ARG_INT, &save_every, 0, 1e12},
         {"keep", ARG_INT, &keep, 0, 1 << 20},     {"out", ARG_STR, &out, 0, -1},
         {"resume", ARG_BOOL, &resume, 0, -1},     {"threads", ARG_INT, &threads, 1, 1024},
+        {"zero", ARG_INT, &zero, 0, 1},           {"dist-timeout", ARG_DOUBLE, &dist_timeout, 1, 1e6},
     };
     int rc = args_parse("train", argc, argv, 1, specs, (int)(sizeof specs / sizeof specs[0]), NULL);
     if (rc != EXIT_OK) return rc;
@@ -140,8 +197,9 @@ static int run(int argc, char **argv) {
     o.out_dir = out;
     o.resume = resume;
     o.threads = (int)threads;
-    if (train_run(&o) != 0) return cli_fail();
-    return EXIT_OK;
+    o.zero = zero == 1;
+    o.dist_timeout = dist_timeout;
+    return run_ranks(&o);
 }
 
 const Command cmd_train = {

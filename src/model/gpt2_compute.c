@@ -120,7 +120,35 @@ float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const
     return count > 0 ? (float)(s / count) : 0.0f;
 }
 
-void gpt2_backward(const Gpt2Model *m, Gpt2Acts *a, float *grads) {
+int gpt2_grad_groups(const Gpt2Config *cfg) { return cfg->n_layer + 2; }
+
+int gpt2_grad_group_ranges(const Gpt2Config *cfg, int g, size_t off[12], size_t len[12]) {
+    size_t s[GPT2_NUM_PARAM_TENSORS], start[GPT2_NUM_PARAM_TENSORS], o = 0;
+    gpt2_param_sizes(cfg, s);
+    for (int k = 0; k < GPT2_NUM_PARAM_TENSORS; k++) {
+        start[k] = o;
+        o += s[k];
+    }
+    int L = cfg->n_layer, n = 0;
+    if (g == 0) {
+        for (int k = 14; k <= 15; k++) off[n] = start[k], len[n++] = s[k];
+    } else if (g == L + 1) {
+        for (int k = 0; k <= 1; k++) off[n] = start[k], len[n++] = s[k];
+    } else if (g >= 1 && g <= L) {
+        /* Tensors 2..13 hold every layer's slice back to back. */
+        size_t l = (size_t)(L - g);
+        for (int k = 2; k <= 13; k++) {
+            size_t per = s[k] / (size_t)L;
+            off[n] = start[k] + l * per;
+            len[n++] = per;
+        }
+    }
+    return n;
+}
+
+void gpt2_backward(const Gpt2Model *m, Gpt2Acts *a, float *grads) { gpt2_backward_notify(m, a, grads, NULL, NULL); }
+
+void gpt2_backward_notify(const Gpt2Model *m, Gpt2Acts *a, float *grads, Gpt2GradReady ready, void *ctx) {
     const Gpt2Config *cfg = &m->cfg;
     const Gpt2Params *w = &m->params;
     Gpt2Params g;
@@ -128,7 +156,11 @@ void gpt2_backward(const Gpt2Model *m, Gpt2Acts *a, float *grads) {
     int B = a->B, T = a->T, C = cfg->n_embd, H = cfg->n_head, V = cfg->vocab_size, L = cfg->n_layer;
     int N = B * T;
     size_t NC = (size_t)N * C;
-    if (!a->grads_ready) return;
+    if (!a->grads_ready) {
+        /* Nothing to add (every target masked): every group is final as is. */
+        for (int gi = 0; ready && gi < L + 2; gi++) ready(ctx, gi);
+        return;
+    }
     /* LM head: dlnf = dlogits @ wte, dwte += dlogits^T @ lnf */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, V, 1.0f, a->logits, V, w->wte, C, 0.0f, a->dsmall,
                 C);
@@ -136,6 +168,7 @@ void gpt2_backward(const Gpt2Model *m, Gpt2Acts *a, float *grads) {
     memset(a->dres, 0, NC * sizeof(float));
     layernorm_backward(a->dres, g.lnfw, g.lnfb, a->dsmall, a->res3 + (size_t)(L - 1) * NC, w->lnfw, a->lnf_mean,
                        a->lnf_rstd, N, C);
+    if (ready) ready(ctx, 0);
     for (int l = L - 1; l >= 0; l--) {
         const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * NC;
         float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * NC * 3, *atty = a->atty + l * NC;
@@ -158,7 +191,9 @@ void gpt2_backward(const Gpt2Model *m, Gpt2Acts *a, float *grads) {
                         w->qkvw + (size_t)l * C * 3 * C, N, C, 3 * C);
         layernorm_backward(a->dres, g.ln1w + l * C, g.ln1b + l * C, a->dsmall, x, w->ln1w + l * C,
                            a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, N, C);
+        if (ready) ready(ctx, L - l);
     }
     encoder_backward(g.wte, g.wpe, a->dres, a->inputs, B, T, C, V);
     a->grads_ready = 0;
+    if (ready) ready(ctx, L + 1);
 }

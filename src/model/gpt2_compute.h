@@ -65,4 +65,20 @@ float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const
  * Does nothing if the forward computed no gradient. */
 void gpt2_backward(const Gpt2Model *m, Gpt2Acts *a, float *grads);
 
+/* Gradient groups, in the order the backward finishes them: group 0 is
+ * the final LayerNorm, group g = 1 .. L is layer L - g, group L + 1 the
+ * embeddings (wte, which the LM head also uses, is only final at the very
+ * end). Data-parallel training reduces a group while the backward goes on
+ * with the next. */
+int gpt2_grad_groups(const Gpt2Config *cfg);
+
+/* The flat ranges (offset, length in floats) of group g: at most 12. */
+int gpt2_grad_group_ranges(const Gpt2Config *cfg, int g, size_t off[12], size_t len[12]);
+
+typedef void (*Gpt2GradReady)(void *ctx, int group);
+
+/* gpt2_backward that calls ready(ctx, g) as soon as group g's gradients
+ * in grads are final (ready may be NULL). */
+void gpt2_backward_notify(const Gpt2Model *m, Gpt2Acts *a, float *grads, Gpt2GradReady ready, void *ctx);
+
 #endif

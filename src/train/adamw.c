@@ -19,10 +19,17 @@
 #include "util/error.h"
 
 void adamw_init(AdamW *o, size_t num_params, double beta1, double beta2, double eps, double weight_decay) {
+    adamw_init_range(o, num_params, 0, num_params, beta1, beta2, eps, weight_decay);
+}
+
+void adamw_init_range(AdamW *o, size_t num_params, size_t lo, size_t hi, double beta1, double beta2, double eps,
+                      double weight_decay) {
     memset(o, 0, sizeof *o);
     o->num_params = num_params;
-    o->m = xcalloc(2 * num_params, sizeof(float));
-    o->v = o->m + num_params;
+    o->lo = lo;
+    o->hi = hi;
+    o->m = xcalloc(2 * (hi - lo) + 1, sizeof(float));
+    o->v = o->m + (hi - lo);
     o->beta1 = beta1;
     o->beta2 = beta2;
     o->eps = eps;
@@ -34,11 +41,30 @@ void adamw_destroy(AdamW *o) {
     memset(o, 0, sizeof *o);
 }
 
-float grad_global_norm(const float *grads, size_t n) {
+void grad_sq_chunks(const float *grads, size_t lo, size_t hi, double *partial) {
+    size_t c0 = lo / GRAD_NORM_CHUNK, c1 = (hi + GRAD_NORM_CHUNK - 1) / GRAD_NORM_CHUNK;
+#pragma omp parallel for schedule(static)
+    for (size_t c = c0; c < c1; c++) {
+        size_t a = c * GRAD_NORM_CHUNK, b = a + GRAD_NORM_CHUNK < hi ? a + GRAD_NORM_CHUNK : hi;
+        double s = 0.0;
+        for (size_t i = a; i < b; i++) s += (double)grads[i] * grads[i];
+        partial[c] = s;
+    }
+}
+
+float grad_norm_from_chunks(const double *partial, size_t nchunks) {
     double total = 0.0;
-#pragma omp parallel for simd schedule(static) reduction(+ : total)
-    for (size_t i = 0; i < n; i++) total += (double)grads[i] * grads[i];
+    for (size_t c = 0; c < nchunks; c++) total += partial[c];
     return (float)sqrt(total);
+}
+
+float grad_global_norm(const float *grads, size_t n) {
+    size_t nchunks = (n + GRAD_NORM_CHUNK - 1) / GRAD_NORM_CHUNK;
+    double *partial = xmalloc((nchunks + 1) * sizeof(double));
+    grad_sq_chunks(grads, 0, n, partial);
+    float norm = grad_norm_from_chunks(partial, nchunks);
+    free(partial);
+    return norm;
 }
 
 float grad_clip_coef(float norm, double max_norm) {
@@ -94,8 +120,11 @@ void adamw_step_scaled(AdamW *o, const Gpt2Config *cfg, float *params, const flo
         int matrix = k == 0 || k == 1 || k == 4 || k == 6 || k == 10 || k == 12;
         /* torch multiplies by 1.0 for no-decay groups (wd = 0): exact, so skipping is identical */
         float decay = matrix ? decay_on : 1.0f;
-        update_range(params + off, grads + off, o->m + off, o->v + off, sizes[k], gscale, decay, b1, omb1, b2, omb2,
-                     bc2_sqrt, eps, neg_step);
+        /* The part of tensor k this optimizer owns. */
+        size_t a = off > o->lo ? off : o->lo, b = off + sizes[k] < o->hi ? off + sizes[k] : o->hi;
+        if (a < b)
+            update_range(params + a, grads + a, o->m + (a - o->lo), o->v + (a - o->lo), b - a, gscale, decay, b1, omb1,
+                         b2, omb2, bc2_sqrt, eps, neg_step);
         off += sizes[k];
     }
 }

@@ -13,17 +13,35 @@
 #include "model/gpt2.h"
 
 typedef struct AdamW {
-    float *m, *v;      /* one allocation, 2 * num_params floats */
+    float *m, *v;      /* one allocation, 2 * (hi - lo) floats */
     size_t num_params;
+    size_t lo, hi;     /* the parameters this optimizer updates (all, or a ZeRO-1 shard) */
     long long t;       /* steps taken */
     double beta1, beta2, eps, weight_decay;
 } AdamW;
 
 void adamw_init(AdamW *o, size_t num_params, double beta1, double beta2, double eps, double weight_decay);
+
+/* An optimizer for parameters [lo, hi) only: moments for that slice. */
+void adamw_init_range(AdamW *o, size_t num_params, size_t lo, size_t hi, double beta1, double beta2, double eps,
+                      double weight_decay);
 void adamw_destroy(AdamW *o);
 
-/* Global L2 norm of grads (sum of squares in double; fixed order for a
- * given thread count, so it is reproducible). */
+/* The global norm is summed in chunks of GRAD_NORM_CHUNK floats, each in
+ * double by one thread, then the chunks in order: the same bits for any
+ * thread count, and ranks holding different chunks (ZeRO-1) can add
+ * their partial sums into exactly what one process computes. */
+#define GRAD_NORM_CHUNK ((size_t)1 << 14)
+
+/* Sum of squares of each chunk of grads that lies in [lo, hi) (lo a
+ * multiple of GRAD_NORM_CHUNK; hi one too, or n): partial[c] for chunk
+ * c, indexed from chunk 0 of the whole buffer. */
+void grad_sq_chunks(const float *grads, size_t lo, size_t hi, double *partial);
+
+/* sqrt of the chunk partials summed in order, as a float. */
+float grad_norm_from_chunks(const double *partial, size_t nchunks);
+
+/* Global L2 norm of grads[0..n) (the two above). */
 float grad_global_norm(const float *grads, size_t n);
 
 /* The factor clip_grad_norm_ would scale grads by: G/(norm+1e-6) when
@@ -43,5 +61,7 @@ void adamw_step(AdamW *o, const Gpt2Config *cfg, float *params, const float *gra
  * same as grad_clip followed by adamw_step. */
 void adamw_step_scaled(AdamW *o, const Gpt2Config *cfg, float *params, const float *grads, float gscale,
                        double lr);
+/* Both update params[lo, hi) from grads[lo, hi) (indices of the whole
+ * parameter buffer); outside it nothing is read or written. */
 
 #endif

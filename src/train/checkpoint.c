@@ -138,8 +138,10 @@ int checkpoint_load_optimizer(const char *ckpt_dir, AdamW *opt) {
             st_numel(v) != opt->num_params) {
             rc = chirp_fail("%s: optimizer state does not match the model (%zu parameters)", p, opt->num_params);
         } else {
-            memcpy(opt->m, m->data, opt->num_params * sizeof(float));
-            memcpy(opt->v, v->data, opt->num_params * sizeof(float));
+            /* The optimizer's slice [lo, hi): all of it, or a ZeRO-1 shard. */
+            size_t n = opt->hi - opt->lo;
+            memcpy(opt->m, (const float *)m->data + opt->lo, n * sizeof(float));
+            memcpy(opt->v, (const float *)v->data + opt->lo, n * sizeof(float));
         }
         st_close(&f);
     }

@@ -21,7 +21,10 @@ int checkpoint_write(const char *run_dir, long long step, const Gpt2Model *m, co
 long long checkpoint_latest(const char *run_dir);
 
 /* Loads model and optimizer moments of RUN_DIR/step_N; the caller reads
- * chirp.json for the rest. opt must be initialised with the model size. */
+ * chirp.json for the rest. opt must be initialised with the model size;
+ * it receives its slice [lo, hi) of the moments (checkpoints hold all of
+ * them, whatever the number of ranks that wrote them). checkpoint_write
+ * takes an optimizer of the whole range. */
 int checkpoint_load_optimizer(const char *ckpt_dir, AdamW *opt);
 
 /* Deletes all but the newest `keep` step_N directories (keep > 0). */

@@ -12,6 +12,8 @@
 #include <cblas.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
+#include <sys/stat.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +21,18 @@
 #include <unistd.h>
 
 #include "data/provenance.h"
+#include "dist/comm.h"
 #include "model/gpt2_compute.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
+#include "train/data_parallel.h"
 #include "train/dataloader.h"
 #include "train/sft.h"
 #include "util/sha256.h"
 #include "util/error.h"
+#include "util/buf.h"
 #include "util/file.h"
+#include "util/hash.h"
 #include "util/progress.h"
 #include "util/timer.h"
 
@@ -46,6 +52,7 @@ void train_options_defaults(TrainOptions *o) {
     o->grad_clip = 1.0;
     o->seed = 1337;
     o->eval_batches = 20;
+    o->dist_timeout = 120;
 }
 
 void train_set_threads(int n) {
@@ -108,13 +115,13 @@ static void sft_run_free(SftRun *s) {
 
 static char *manifest(const TrainOptions *o, const Gpt2Model *m, long long step, const AdamW *opt,
                       long long position, json_t *train_shards, json_t *val_shards, double last_loss,
-                      const SftRun *sft) {
+                      const SftRun *sft, const DataParallel *dp) {
     json_t *r = json_object();
     json_object_set_new(r, "format", json_string("chirp-checkpoint"));
     json_object_set_new(r, "version", json_integer(1));
     json_object_set_new(r, "step", json_integer(step));
     json_object_set_new(r, "steps", json_integer(o->steps));
-    json_object_set_new(r, "tokens_seen", json_integer((json_int_t)(step * o->grad_accum * o->B * o->T)));
+    json_object_set_new(r, "tokens_seen", json_integer((json_int_t)position * o->B * o->T));
     json_object_set_new(r, "train_loss", json_real(last_loss));
     json_object_set_new(r, "num_params", json_integer((json_int_t)m->num_params));
     json_t *h = json_object();
@@ -133,6 +140,8 @@ static char *manifest(const TrainOptions *o, const Gpt2Model *m, long long step,
     json_object_set_new(h, "seed", json_integer((json_int_t)o->seed));
     json_object_set_new(h, "shuffle", json_boolean(o->shuffle));
     json_object_set_new(h, "threads", json_integer(omp_get_max_threads()));
+    json_object_set_new(h, "world_size", json_integer(dp->size));
+    json_object_set_new(h, "zero", json_integer(dp->zero ? 1 : 0));
     if (o->init_dir) json_object_set_new(h, "init", json_string(o->init_dir));
     if (o->preset) json_object_set_new(h, "model", json_string(o->preset));
     json_object_set_new(r, "hyperparameters", h);
@@ -145,7 +154,13 @@ static char *manifest(const TrainOptions *o, const Gpt2Model *m, long long step,
     if (train_shards) json_object_set_new(d, "train", json_incref(train_shards));
     if (sft) json_object_set_new(d, "sft", json_incref(sft->info));
     if (val_shards) json_object_set_new(d, "val", json_incref(val_shards));
+    /* Micro-batches of B x T drawn by all ranks together; rank r reads
+     * position + r next (data_parallel.h). */
     json_object_set_new(d, "position_batches", json_integer(position));
+    json_t *ranks = json_array();
+    for (int r = 0; r < dp->size; r++)
+        json_array_append_new(ranks, json_pack("{s:i, s:I}", "rank", r, "next_batch", (json_int_t)(position + r)));
+    json_object_set_new(d, "ranks", ranks);
     json_object_set_new(d, "order", json_string(o->shuffle ? "shuffle" : "sequential"));
     /* What prepare recorded about the posts behind the shards. */
     json_t *prov = train_shards ? provenance_for_shard(json_string_value(
@@ -163,16 +178,111 @@ static char *manifest(const TrainOptions *o, const Gpt2Model *m, long long step,
     return s;
 }
 
-/* Mean loss of the first n batches of the loader (from its start). */
-static int eval_batches(const Gpt2Model *m, Gpt2Acts *a, DataLoader *dl, int n, double *out) {
-    dataloader_seek(dl, 0);
-    double s = 0;
-    for (int i = 0; i < n; i++) {
-        if (dataloader_next(dl) != 0) return -1;
-        s += gpt2_forward(m, a, dl->inputs, dl->targets, 0.0f);
+/* Appends printf output to b. */
+static void addf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void addf(Buf *b, const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0) buf_push(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* A shard set's identity: each shard's name and size, and a hash of its
+ * first and last 4096 tokens (cheap, and enough to tell files apart). */
+static void shards_lines(Buf *b, const char *what, DataLoader *dl) {
+    uint16_t tok[4096];
+    for (int i = 0; i < dl->nshards; i++) {
+        const DataShard *sh = &dl->shards[i];
+        size_t n = sh->count < 4096 ? sh->count : 4096;
+        uint64_t h = 0;
+        if (n > 0 && dataloader_read(dl, sh->start, n, tok) == 0) h = hash64(tok, n * 2, 1);
+        if (n > 0 && dataloader_read(dl, sh->start + sh->count - n, n, tok) == 0) h = hash64(tok, n * 2, h);
+        const char *slash = strrchr(sh->path, '/');
+        addf(b, "%s shard %d=%s %zu tokens %016llx\n", what, i, slash ? slash + 1 : sh->path, sh->count,
+             (unsigned long long)h);
     }
+}
+
+/* Everything that must be the same on every rank, as "key=value" lines
+ * (dp_check_same_setup names the first that differs). */
+static char *setup_lines(const TrainOptions *o, const Gpt2Config *c, DataLoader *train, DataLoader *val,
+                         long long start) {
+    Buf b = {0};
+    addf(&b, "model=L%d H%d C%d T%d V%d\ninit=%s\npreset=%s\n", c->n_layer, c->n_head, c->n_embd, c->n_ctx,
+         c->vocab_size, o->init_dir ? o->init_dir : "-", o->preset ? o->preset : "-");
+    addf(&b, "batch=%d\nseq=%d\ngrad_accum=%d\nsteps=%lld\nlr=%.9g\nmin_lr=%.9g\nwarmup=%lld\nschedule=%d\n", o->B, o->T,
+         o->grad_accum, o->steps, o->lr, o->min_lr, o->warmup, (int)o->schedule);
+    addf(&b, "weight_decay=%.9g\nbetas=%.9g %.9g\neps=%.9g\ngrad_clip=%.9g\nseed=%llu\nshuffle=%d\nzero=%d\n",
+         o->weight_decay, o->beta1, o->beta2, o->eps, o->grad_clip, o->seed, o->shuffle, o->zero);
+    addf(&b, "eval_every=%lld\neval_batches=%d\nsave_every=%lld\nkeep=%d\nout=%s\nresumed_at=%lld\n", o->eval_every,
+         o->eval_batches, o->save_every, o->keep, o->out_dir, start);
+    struct stat st;
+    addf(&b, "tokenizer=%s %lld bytes\n", o->tokenizer ? o->tokenizer : "-",
+         o->tokenizer && stat(o->tokenizer, &st) == 0 ? (long long)st.st_size : -1LL);
+    if (train) shards_lines(&b, "train", train);
+    if (val) shards_lines(&b, "val", val);
+    buf_terminate(&b);
+    return b.data;
+}
+
+/* Rank 0 writes step_N (the full optimizer state, gathered under
+ * ZeRO-1); every rank learns whether it worked. */
+static int save_checkpoint(const TrainOptions *o, const Gpt2Model *m, const AdamW *opt, DataParallel *dp,
+                           long long step, long long position, json_t *train_sh, json_t *val_sh, double loss,
+                           const SftRun *sft) {
+    AdamW full;
+    memset(&full, 0, sizeof full);
+    const AdamW *to_write = opt;
+    int rc = 0;
+    if (dp->zero) {
+        if (dp->rank == 0) adamw_init(&full, m->num_params, opt->beta1, opt->beta2, opt->eps, opt->weight_decay);
+        rc = dp_gather_moments(dp, opt, &full);
+        to_write = &full;
+    }
+    if (rc == 0 && dp->rank == 0) {
+        char *man = manifest(o, m, step, to_write, position, train_sh, val_sh, loss, sft, dp);
+        rc = checkpoint_write(o->out_dir, step, m, to_write, man, sft ? sft->tok_path : o->tokenizer);
+        free(man);
+        if (rc == 0 && o->keep > 0) rc = checkpoint_prune(o->out_dir, o->keep);
+        if (rc == 0 && o->on_checkpoint) {
+            char name[64];
+            snprintf(name, sizeof name, "step_%lld", step);
+            char *dir = path_join(o->out_dir, name);
+            o->on_checkpoint(o->on_checkpoint_ctx, dir);
+            free(dir);
+        }
+    }
+    double failed = rc != 0;
+    if (dp_sum_f64(dp, &failed, 1) != 0) rc = -1;
+    else if (failed > 0 && rc == 0) rc = chirp_fail("rank 0 could not write checkpoint step_%lld", step);
+    if (dp->zero && dp->rank == 0) adamw_destroy(&full);
+    return rc;
+}
+
+/* Mean loss of the first n batches of the loader (from its start). Rank r
+ * evaluates batches r, r + N, ...; the per-batch losses are then summed in
+ * batch order, as one process does. */
+static int eval_batches(const Gpt2Model *m, Gpt2Acts *a, DataLoader *dl, int n, DataParallel *dp, double *out) {
+    float *losses = xcalloc((size_t)n + 1, sizeof(float));
+    int rc = 0;
+    for (int i = dp->rank; rc == 0 && i < n; i += dp->size) {
+        dataloader_seek(dl, i);
+        if (dataloader_next(dl) != 0) rc = -1;
+        else losses[i] = gpt2_forward(m, a, dl->inputs, dl->targets, 0.0f);
+    }
+    /* Everyone reaches the sum, even a rank that failed to read: a rank
+     * that left the collective early would hang the others. */
+    int bad = rc != 0;
+    double flag = bad;
+    if (dp_sum_f64(dp, &flag, 1) != 0 || dp_sum_f32(dp, losses, (size_t)n) != 0) rc = -1;
+    else if (flag > 0 && !bad) rc = chirp_fail("another rank could not read the validation data");
+    double s = 0;
+    for (int i = 0; i < n; i++) s += losses[i];
+    free(losses);
     *out = s / n;
-    return 0;
+    return rc;
 }
 
 /* Mean loss over the unmasked targets of the first n windows (file order). */
@@ -289,7 +399,12 @@ int train_run(const TrainOptions *o) {
     memset(&acts, 0, sizeof acts);
     AdamW opt;
     memset(&opt, 0, sizeof opt);
-    float *grads = NULL;
+    float *grads = NULL, *micro = NULL;
+    Comm *own_comm = o->comm ? NULL : comm_single_new();
+    Comm *comm = o->comm ? o->comm : own_comm;
+    const bool rank0 = comm->rank == 0;
+    DataParallel dp;
+    memset(&dp, 0, sizeof dp);
     SftRun sft;
     memset(&sft, 0, sizeof sft);
     const bool is_sft = o->sft_path != NULL;
@@ -307,12 +422,17 @@ int train_run(const TrainOptions *o) {
         if (start > 0) {
             snprintf(resume_dir, sizeof resume_dir, "%s/step_%lld", o->out_dir, start);
             if (gpt2_load(&m, resume_dir) != 0) goto out;
-            fprintf(stderr, "chirp train: resuming from %s\n", resume_dir);
+            if (rank0) fprintf(stderr, "chirp train: resuming from %s\n", resume_dir);
         } else {
-            fprintf(stderr, "chirp train: no checkpoint in %s, starting from scratch\n", o->out_dir);
+            if (rank0) fprintf(stderr, "chirp train: no checkpoint in %s, starting from scratch\n", o->out_dir);
         }
     }
     if (start == 0 && build_model(o, &m) != 0) goto out;
+    if (dp_init(&dp, comm, &m.cfg, o->zero, o->dist_timeout) != 0) goto out;
+    if (is_sft && dp.size > 1) {
+        chirp_fail("--sft with more than one rank is not supported yet; run it in one process");
+        goto out;
+    }
     if (o->T > m.cfg.n_ctx) {
         chirp_fail("--seq %d exceeds the model's context length %d", o->T, m.cfg.n_ctx);
         goto out;
@@ -325,8 +445,10 @@ int train_run(const TrainOptions *o) {
     }
     if (!is_sft && o->val_pattern && dataloader_open(&val, o->val_pattern, o->B, o->T, m.cfg.vocab_size, 0, 0) != 0) goto out;
     if (gpt2_acts_init(&acts, &m.cfg, o->B, o->T) != 0) goto out;
-    adamw_init(&opt, m.num_params, o->beta1, o->beta2, o->eps, o->weight_decay);
+    adamw_init_range(&opt, m.num_params, dp.lo, dp.hi, o->beta1, o->beta2, o->eps, o->weight_decay);
     grads = xmalloc(m.num_params * sizeof(float));
+    if (o->grad_accum > 1) micro = xmalloc(m.num_params * sizeof(float));
+    long long base = 0;  /* global micro-batches drawn before this run's first step */
     if (start > 0) {
         if (checkpoint_load_optimizer(resume_dir, &opt) != 0) goto out;
         char *mp = path_join(resume_dir, "chirp.json");
@@ -347,8 +469,7 @@ int train_run(const TrainOptions *o) {
         const struct {
             const char *key;
             long long want;
-        } same[] = {{"batch", o->B}, {"seq", o->T}, {"grad_accum", o->grad_accum}, {"shuffle", o->shuffle},
-                    {"seed", (long long)o->seed}};
+        } same[] = {{"batch", o->B}, {"seq", o->T}, {"shuffle", o->shuffle}, {"seed", (long long)o->seed}};
         for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
             json_t *v = json_object_get(hp, same[i].key);
             long long have = json_is_boolean(v) ? json_is_true(v) : json_integer_value(v);
@@ -359,8 +480,18 @@ int train_run(const TrainOptions *o) {
                 goto out;
             }
         }
+        /* Another number of ranks (or accumulation) resumes from the same
+         * data position; only the global batch changes if their product
+         * does (docs/scaling.md). */
+        json_t *ws = json_object_get(hp, "world_size"), *ga = json_object_get(hp, "grad_accum");
+        long long old_global = (json_is_integer(ws) ? json_integer_value(ws) : 1) *
+                               (json_is_integer(ga) ? json_integer_value(ga) : o->grad_accum);
+        long long new_global = (long long)dp.size * o->grad_accum;
+        if (rank0 && old_global != new_global)
+            fprintf(stderr, "chirp train: note: the checkpoint took %lld micro-batches per step (ranks x --grad-accum), "
+                    "this run takes %lld: the global batch changes from here on\n", old_global, new_global);
         json_t *th = json_object_get(hp, "threads");
-        if (json_is_integer(th) && json_integer_value(th) != omp_get_max_threads())
+        if (rank0 && json_is_integer(th) && json_integer_value(th) != omp_get_max_threads())
             fprintf(stderr, "chirp train: note: checkpoint was trained with %lld threads, now %d: losses will "
                     "differ from an unbroken run in the last bits\n", (long long)json_integer_value(th),
                     omp_get_max_threads());
@@ -374,43 +505,63 @@ int train_run(const TrainOptions *o) {
             json_decref(mj);
             goto out;
         }
-        if (is_sft) sft_seek(&sft.train, json_integer_value(pos));
-        else dataloader_seek(&train, json_integer_value(pos));
+        base = json_integer_value(pos);
+        if (is_sft) sft_seek(&sft.train, base);
+        else dataloader_seek(&train, base);
         opt.t = json_integer_value(ot);
         json_decref(mj);
-        if (start >= o->steps) {
+        if (rank0 && start >= o->steps) {
             fprintf(stderr, "chirp train: checkpoint step %lld already reaches --steps %lld\n", start, o->steps);
         }
     }
-    if (!is_sft) train_sh = shards_json(&train);
-    if (!is_sft && o->val_pattern) val_sh = shards_json(&val);
-    log_path = path_join(o->out_dir, "log.jsonl");
-    if (o->resume) {
-        if (log_rewind(log_path, start) != 0) goto out;
-    } else if (path_exists(log_path) && unlink(log_path) != 0) {
-        chirp_fail_errno("%s", log_path);
-        goto out;
+    if (dp.size > 1) {
+        char *setup = setup_lines(o, &m.cfg, is_sft ? NULL : &train, o->val_pattern && !is_sft ? &val : NULL, start);
+        int same = dp_check_same_setup(&dp, setup);
+        free(setup);
+        if (same != 0) goto out;
     }
-    logf = fopen(log_path, "a");
-    if (!logf) {
-        chirp_fail_errno("%s", log_path);
-        goto out;
+    /* Rank 0 writes the log and the checkpoints (whose manifest hashes
+     * the shards); the other ranks only compute. */
+    if (rank0 && !is_sft) train_sh = shards_json(&train);
+    if (rank0 && !is_sft && o->val_pattern) val_sh = shards_json(&val);
+    log_path = path_join(o->out_dir, "log.jsonl");
+    if (rank0) {
+        if (o->resume) {
+            if (log_rewind(log_path, start) != 0) goto out;
+        } else if (path_exists(log_path) && unlink(log_path) != 0) {
+            chirp_fail_errno("%s", log_path);
+            goto out;
+        }
+        logf = fopen(log_path, "a");
+        if (!logf) {
+            chirp_fail_errno("%s", log_path);
+            goto out;
+        }
     }
     char source[128];
     if (is_sft) snprintf(source, sizeof source, "from --sft conversations");
     else snprintf(source, sizeof source, "in %d shard(s)", train.nshards);
-    fprintf(stderr, "chirp train: %zu parameters (L=%d H=%d C=%d T=%d V=%d), %zu train tokens %s, B=%d T=%d x%d, %d threads\n",
-            m.num_params, m.cfg.n_layer, m.cfg.n_head, m.cfg.n_embd, m.cfg.n_ctx, m.cfg.vocab_size,
-            is_sft ? sft.train.n : train.total, source, o->B, o->T, o->grad_accum, omp_get_max_threads());
-    /* The memory formula bench/train checks peak RSS against. */
-    fprintf(stderr, "chirp train: memory: params+grads+AdamW m,v = 16 B x %zu = %.1f MB; activations %.1f MB; "
-            "sgemm: OpenBLAS %s, core %s\n",
-            m.num_params, 16.0 * m.num_params / 1e6, 4.0 * acts.num_floats / 1e6, openblas_get_config(),
-            openblas_get_corename());
+    if (rank0) {
+        fprintf(stderr,
+                "chirp train: %zu parameters (L=%d H=%d C=%d T=%d V=%d), %zu train tokens %s, B=%d T=%d x%d, %d threads",
+                m.num_params, m.cfg.n_layer, m.cfg.n_head, m.cfg.n_embd, m.cfg.n_ctx, m.cfg.vocab_size,
+                is_sft ? sft.train.n : train.total, source, o->B, o->T, o->grad_accum, omp_get_max_threads());
+        if (dp.size > 1)
+            fprintf(stderr, " per rank; %d ranks (%s), global batch %d x %d tokens%s", dp.size, comm->name,
+                    dp.size * o->grad_accum * o->B, o->T, dp.zero ? ", ZeRO-1" : "");
+        fputc('\n', stderr);
+        /* The memory formula bench/train checks peak RSS against. */
+        double opt_mb = 8.0 * (double)(dp.hi - dp.lo) / 1e6;
+        fprintf(stderr, "chirp train: memory: params+grads = 8 B x %zu = %.1f MB, AdamW m,v = %.1f MB%s; "
+                "activations %.1f MB; sgemm: OpenBLAS %s, core %s\n",
+                m.num_params, 8.0 * m.num_params / 1e6, opt_mb,
+                dp.zero ? " (this rank's 1/N: ZeRO-1)" : "", 4.0 * acts.num_floats / 1e6, openblas_get_config(),
+                openblas_get_corename());
+    }
 
     Progress prog;
     progress_init(&prog, "train", "steps", (double)o->steps);
-    prog.quiet = prog.quiet || o->quiet;
+    prog.quiet = prog.quiet || o->quiet || !rank0;
     long long last_saved = start;
     for (long long step = start + 1; step <= o->steps; step++) {
         double t0 = time_now();
@@ -437,14 +588,21 @@ int train_run(const TrainOptions *o) {
             }
             loss = (float)(loss_sum / (double)total);
         } else {
+            /* Every rank's micro-batches together are the step's; each
+             * one's loss is scaled by 1 / all of them (data_parallel.h). */
+            int micro_total = o->grad_accum * dp.size;
             for (int k = 0; k < o->grad_accum; k++) {
+                dataloader_seek(&train, dp_batch_index(&dp, base, step - start - 1, k, o->grad_accum));
                 if (dataloader_next(&train) != 0) goto out;
-                loss_sum += gpt2_forward(&m, &acts, train.inputs, train.targets, 1.0f / (float)o->grad_accum);
-                gpt2_backward(&m, &acts, grads);
+                loss_sum += gpt2_forward(&m, &acts, train.inputs, train.targets, 1.0f / (float)micro_total);
+                float *target = dp_backward_target(&dp, grads, micro, k, o->grad_accum, m.num_params);
+                gpt2_backward_notify(&m, &acts, target, dp_group_ready, &dp);
             }
-            loss = (float)(loss_sum / o->grad_accum);
+            if (dp_finish_grads(&dp) != 0 || dp_sum_f64(&dp, &loss_sum, 1) != 0) goto out;
+            loss = (float)(loss_sum / micro_total);
         }
-        float norm = grad_global_norm(grads, m.num_params);
+        float norm;
+        if (dp_grad_norm(&dp, grads, &norm) != 0) goto out;
         if (!isfinite(loss) || !isfinite(norm)) {
             if (prog.drew) fprintf(stderr, "\r\033[K");
             if (last_saved > 0)
@@ -457,34 +615,47 @@ int train_run(const TrainOptions *o) {
             goto out;
         }
         adamw_step_scaled(&opt, &m.cfg, m.param_buf, grads, grad_clip_coef(norm, o->grad_clip), lr);
+        if (dp_share_params(&dp, m.param_buf) != 0) goto out;
         double ms = (time_now() - t0) * 1000.0;
-        double toks = (double)o->grad_accum * o->B * o->T / (ms / 1000.0);
+        double toks = (double)o->grad_accum * dp.size * o->B * o->T / (ms / 1000.0);
         if (prog.drew) {
             fprintf(stderr, "\r\033[K");
             prog.drew = false;
         }
-        printf("step %lld loss %.6f lr %.6e norm %.4f ms %.1f tok/s %.0f\n", step, loss, lr, norm, ms, toks);
-        fflush(stdout);
-        fprintf(logf, "{\"step\":%lld,\"loss\":%.9g,\"lr\":%.9g,\"norm\":%.9g,\"ms\":%.3f,\"tok_s\":%.1f}\n", step,
-                loss, lr, norm, ms, toks);
+        if (rank0) {
+            /* Communication: time in the gradient collectives, and the
+             * share of it the backward hid (not waited for at the end). */
+            char comm_part[96] = "";
+            if (dp.size > 1) {
+                double hidden = dp.comm_s > 0 ? 1.0 - dp.waited_s / dp.comm_s : 1.0;
+                snprintf(comm_part, sizeof comm_part, " comm %.1f ms hidden %.0f%%", dp.comm_s * 1000.0,
+                         100.0 * (hidden < 0 ? 0 : hidden));
+            }
+            printf("step %lld loss %.6f lr %.6e norm %.4f ms %.1f tok/s %.0f%s\n", step, loss, lr, norm, ms, toks,
+                   comm_part);
+            fflush(stdout);
+            fprintf(logf, "{\"step\":%lld,\"loss\":%.9g,\"lr\":%.9g,\"norm\":%.9g,\"ms\":%.3f,\"tok_s\":%.1f,"
+                    "\"comm_ms\":%.3f,\"waited_ms\":%.3f}\n",
+                    step, loss, lr, norm, ms, toks, dp.comm_s * 1000.0, dp.waited_s * 1000.0);
+        }
         bool last = step == o->steps;
         if (o->val_pattern && ((o->eval_every > 0 && step % o->eval_every == 0) || last)) {
             double vl;
             if (is_sft) vl = sft_eval(&m, &acts, &sft.val, o->eval_batches);
-            else if (eval_batches(&m, &acts, &val, o->eval_batches, &vl) != 0) goto out;
-            printf("val step %lld loss %.6f\n", step, vl);
-            fflush(stdout);
-            fprintf(logf, "{\"step\":%lld,\"val_loss\":%.9g}\n", step, vl);
+            else if (eval_batches(&m, &acts, &val, o->eval_batches, &dp, &vl) != 0) goto out;
+            if (rank0) {
+                printf("val step %lld loss %.6f\n", step, vl);
+                fflush(stdout);
+                fprintf(logf, "{\"step\":%lld,\"val_loss\":%.9g}\n", step, vl);
+            }
         }
-        fflush(logf);
+        if (logf) fflush(logf);
         if ((o->save_every > 0 && step % o->save_every == 0) || last) {
-            char *man = manifest(o, &m, step, &opt, is_sft ? sft.train.batches : train.batches, train_sh, val_sh,
-                                 loss, is_sft ? &sft : NULL);
-            int w = checkpoint_write(o->out_dir, step, &m, &opt, man, is_sft ? sft.tok_path : o->tokenizer);
-            free(man);
-            if (w != 0) goto out;
+            long long position = is_sft ? sft.train.batches
+                                        : base + (step - start) * (long long)o->grad_accum * dp.size;
+            if (save_checkpoint(o, &m, &opt, &dp, step, position, train_sh, val_sh, loss, is_sft ? &sft : NULL) != 0)
+                goto out;
             last_saved = step;
-            if (o->keep > 0 && checkpoint_prune(o->out_dir, o->keep) != 0) goto out;
         }
         char extra[96];
         snprintf(extra, sizeof extra, "loss %.4f, %.0f tok/s", loss, toks);
@@ -498,6 +669,9 @@ out:
     if (train_sh) json_decref(train_sh);
     if (val_sh) json_decref(val_sh);
     free(grads);
+    free(micro);
+    dp_destroy(&dp);
+    if (own_comm) own_comm->ops->free(own_comm);
     adamw_destroy(&opt);
     gpt2_acts_destroy(&acts);
     if (!is_sft) dataloader_close(&train);

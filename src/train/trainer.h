@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "dist/comm.h"
 #include "model/gpt2.h"
 #include "train/schedule.h"
 
@@ -36,6 +37,13 @@ typedef struct TrainOptions {
     bool resume;
     int threads;              /* 0: OpenMP default */
     bool quiet;               /* no progress line */
+    /* Data-parallel training (data_parallel.h). comm NULL: one process. */
+    Comm *comm;
+    bool zero;                /* --zero 1: shard the optimizer state */
+    double dist_timeout;      /* seconds without an answer from the other ranks before giving up */
+    /* Called (on rank 0) after each checkpoint is complete, with its path. */
+    void (*on_checkpoint)(void *ctx, const char *dir);
+    void *on_checkpoint_ctx;
 } TrainOptions;
 
 void train_options_defaults(TrainOptions *o);
