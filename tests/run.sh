@@ -6,6 +6,7 @@ set -u
 cd "$(dirname "$0")/.."
 root=$(pwd)
 export CHIRP_TESTDATA="${CHIRP_TESTDATA:-$root/../shared/data}"
+export CHIRP_ROOT="$root"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}"

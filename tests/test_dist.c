@@ -422,6 +422,49 @@ static void test_mismatched_ranks(void **state) {
     free(out);
 }
 
+/* Two "hosts" (network namespaces with their own hostnames, joined by a
+ * veth pair) over TCP: the same losses as 2 ranks on one machine. Then the
+ * link goes down mid-run: the job stops within seconds, naming the last
+ * complete checkpoint. Skipped where namespaces cannot be made. */
+static void test_two_hosts(void **state) {
+    (void)state;
+    NEED_MPI();
+    char cmd[16384], *out = NULL, *local = NULL;
+    const char *args = "train --train train.bin --val val.bin --layers 2 --heads 2 --embd 64 --ctx 32 --vocab 300 "
+                       "--batch 4 --seq 32 --lr 1e-3 --eval-every 4 --eval-batches 5 --threads 1 --steps 8";
+    snprintf(cmd, sizeof cmd, "cd %s && OMP_NUM_THREADS=1 timeout -k 5 120 %s/tests/dist/two_hosts.sh -- %s %s --out hosts "
+             "2>hosts.err | sed 's/ ms .*//'", dir, getenv("CHIRP_ROOT") ? getenv("CHIRP_ROOT") : ".", bin, args);
+    int rc = run_capture(cmd, &out);
+    if (rc == 77) {
+        printf("  %s", out);
+        free(out);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(train(2, "--steps 8", "local2", &local), 0);
+    assert_string_equal(out, local);
+    free(out);
+    free(local);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && start=$(date +%%s.%%N) && OMP_NUM_THREADS=1 timeout -k 5 120 %s/tests/dist/two_hosts.sh "
+             "--drop-after 3 -- %s train --train train.bin --layers 2 --heads 2 --embd 64 --ctx 32 --vocab 300 --batch 4 "
+             "--seq 32 --steps 1000000 --save-every 50 --keep 2 --threads 1 --dist-timeout 5 --out dropped "
+             ">/dev/null 2>dropped.err; echo \"$(date +%%s.%%N) - $start\" | bc",
+             dir, getenv("CHIRP_ROOT") ? getenv("CHIRP_ROOT") : ".", bin);
+    assert_int_equal(run_capture(cmd, &out), 0);
+    double took = atof(out);
+    free(out);
+    printf("  the link went down 3 s in; the job ended after %.1f s\n", took);
+    assert_true(took < 40);
+    char p[700];
+    snprintf(p, sizeof p, "%s/dropped.err", dir);
+    char *err = file_read_all(p, NULL);
+    assert_non_null(err);
+    assert_true(strstr(err, "last complete checkpoint is") || strstr(err, "no answer from the other ranks") ||
+                strstr(err, "lost communication"));
+    free(err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local_allreduce_rank_order),
@@ -434,6 +477,7 @@ int main(void) {
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_killed_rank),
         cmocka_unit_test(test_mismatched_ranks),
+        cmocka_unit_test(test_two_hosts),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
