@@ -7,7 +7,8 @@
 # enters the other namespace instead of ssh.
 #
 # usage: tests/dist/two_hosts.sh [--rate 1gbit] [--delay 1ms] [--drop-after S] -- CHIRP_BIN train ARGS...
-#   --rate, --delay  shape both ends of the link with tc netem
+#   --rate R         limit both ends of the link to R (tc tbf)
+#   --delay D        add D of latency each way (tc netem, where the kernel has it)
 #   --drop-after S   take the link down S seconds after the start (fault test)
 # Exits with mpirun's status; exits 77 when namespaces cannot be made here.
 # Only the project's own namespaces are touched, and removed on exit.
@@ -47,11 +48,24 @@ ip -n "$b" addr add "10.77.$net.2/24" dev "$vb"
 for ns in "$a" "$b"; do ip -n "$ns" link set lo up; done
 ip -n "$a" link set "$va" up
 ip -n "$b" link set "$vb" up
-if [ -n "$rate$delay" ]; then
-  shape="netem${delay:+ delay $delay}${rate:+ rate $rate}"
-  tc -n "$a" qdisc add dev "$va" root $shape
-  tc -n "$b" qdisc add dev "$vb" root $shape
-fi
+# Shaping: netem for the delay (a parent qdisc) when the kernel has it,
+# tbf for the rate (a token bucket with a burst of a few packets).
+shape_end() {
+  local ns=$1 dev=$2 parent=root
+  if [ -n "$delay" ]; then
+    if tc -n "$ns" qdisc add dev "$dev" root handle 1: netem delay "$delay" 2>/dev/null; then
+      parent="parent 1:"
+    else
+      echo "two_hosts.sh: note: this kernel has no netem (tc); --delay $delay is not applied" >&2
+    fi
+  fi
+  if [ -n "$rate" ] && ! tc -n "$ns" qdisc add dev "$dev" $parent handle 2: tbf rate "$rate" burst 256kb latency 100ms; then
+    echo "two_hosts.sh: cannot shape the link to $rate (tc tbf)" >&2
+    exit 2
+  fi
+}
+shape_end "$a" "$va"
+shape_end "$b" "$vb"
 
 cat > "$work/hostfile" <<HOSTS
 10.77.$net.1 slots=1
