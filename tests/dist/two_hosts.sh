@@ -36,11 +36,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! ip netns add "$a" 2>/dev/null || ! ip netns add "$b" 2>/dev/null; then
+if ! command -v ip >/dev/null || ! unshare --uts true 2>/dev/null || ! ip netns add "$a" 2>/dev/null ||
+   ! ip netns add "$b" 2>/dev/null; then
   echo "two_hosts.sh: cannot create network namespaces here (needs root and CAP_SYS_ADMIN); skipping"
   exit 77
 fi
-ip link add "$va" type veth peer name "$vb" || exit 77
+if ! ip link add "$va" type veth peer name "$vb" 2>/dev/null; then
+  echo "two_hosts.sh: cannot create a veth pair here; skipping"
+  exit 77
+fi
 ip link set "$va" netns "$a"
 ip link set "$vb" netns "$b"
 ip -n "$a" addr add "10.77.$net.1/24" dev "$va"
