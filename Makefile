@@ -23,7 +23,7 @@ endif
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -fopenmp -Isrc -MMD -MP
 LDFLAGS += $(OPT) -fopenmp -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR)
-LDLIBS  := -lopenblas -ljansson -lutf8proc -lsqlite3 -lmicrohttpd -lzip -lz -lm -lpthread
+LDLIBS  := -lopenblas -ljansson -lutf8proc -lsqlite3 -lmicrohttpd -lzip -lz -ldivsufsort -ldivsufsort64 -lm -lpthread
 
 # MPI (Open MPI) for multi-process training, when mpicc is installed
 # (scripts/setup installs it); without it chirp builds single-process only.
@@ -35,7 +35,7 @@ ifneq ($(MPI_LIBS),)
 endif
 
 LIB_SRC  := $(sort $(wildcard src/util/*.c src/text/*.c src/data/*.c src/model/*.c src/dist/*.c \
-                             src/train/*.c src/infer/*.c src/serve/*.c))
+                             src/train/*.c src/infer/*.c src/serve/*.c src/audit/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))

@@ -1,7 +1,7 @@
 /* cmd_audit.c: `chirp audit`: provenance questions about a dataset. */
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "data/audit.h"
+#include "audit/catalog_audit.h"
 #include "data/catalog.h"
 
 #include <stdio.h>

@@ -1,6 +1,6 @@
-/* audit.c: see audit.h. The shard check decodes tokens back to text, so it
+/* catalog_audit.c: see catalog_audit.h. The shard check decodes tokens back to text, so it
  * tests what training will actually read, not what the catalog says. */
-#include "data/audit.h"
+#include "audit/catalog_audit.h"
 
 #include "data/catalog.h"
 #include "data/clean.h"

@@ -1,4 +1,4 @@
-/* audit.h: answering provenance questions from a dataset.
+/* catalog_audit.h: answering provenance questions from a dataset.
  *
  *   audit_post_id   where did post ID go (decision, why, split, shard, offset)?
  *   audit_text      is this text in the dataset (cleaned and hashed as ingest did)?
@@ -6,8 +6,8 @@
  *                   (1) no catalog row matching the list is kept or has a
  *                   shard, and (2) decoding every shard, no document's text
  *                   hash equals the text hash of a matching post. */
-#ifndef CHIRP_DATA_AUDIT_H
-#define CHIRP_DATA_AUDIT_H
+#ifndef CHIRP_AUDIT_CATALOG_AUDIT_H
+#define CHIRP_AUDIT_CATALOG_AUDIT_H
 
 #include <sqlite3.h>
 #include <stdint.h>
