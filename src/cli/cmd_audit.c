@@ -2,13 +2,35 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "audit/catalog_audit.h"
+#include "cli/audit_cmds.h"
 #include "data/catalog.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const char help[] =
     "usage: chirp audit --dataset DATASET (--post-id ID | --text TEXT | --optout-check FILE)\n"
     "                   [--tokenizer T] [--data DIR]\n"
+    "   or: chirp audit index --dataset DATASET [--data DIR]\n"
+    "       chirp audit find --dataset DATASET (--text TEXT | --ids 'ID ID ...') [--max-hits N] [--json]\n"
+    "       chirp audit sketch --dataset DATASET --model DIR [--fpr P]\n"
+    "       chirp audit member --model DIR --text TEXT [--json]\n"
+    "       chirp audit prove --dataset DATASET --model DIR --post-id ID [--out PROOF.json]\n"
+    "       chirp audit verify --model DIR --proof PROOF.json\n"
+    "       chirp audit memorization --model DIR --dataset DATASET [--samples N] [--out REPORT_DIR]\n"
+    "\n"
+    "What went into a model, and does the model give it back (docs/audit.md).\n"
+    "\n"
+    "  index         an exact index (suffix array) of the training tokens, in DATASET/audit_index/\n"
+    "  find          occurrences of a text in the training data, the posts holding it, and the\n"
+    "                longest part of it that is there (needs the index)\n"
+    "  sketch        write a membership sketch into the model directory (holds no text) and the\n"
+    "                Merkle root of the trained posts into its chirp.json\n"
+    "  member        was this text trained on? yes / partly / no, from the sketch alone\n"
+    "  prove/verify  an inclusion proof of a trained post, or a non-inclusion proof of another,\n"
+    "                against the model's Merkle root\n"
+    "  memorization  the release report: extraction of trained posts, verbatim spans in samples,\n"
+    "                leaks of opted-out or dropped posts (exit 1), membership inference\n"
     "\n"
     "  --post-id ID         where did this post go: kept or dropped (and why), split, shard, offset\n"
     "  --text TEXT          the same, for a text (cleaned as ingest cleaned, then looked up by hash)\n"
@@ -20,7 +42,18 @@ static const char help[] =
     "\n"
     "Exit codes: 0 done (and, for --optout-check, no hit), 1 failure or hit, 2 usage error.\n";
 
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} SUBCOMMANDS[] = {
+    {"index", audit_cmd_index},   {"find", audit_cmd_find},     {"sketch", audit_cmd_sketch},
+    {"member", audit_cmd_member}, {"prove", audit_cmd_prove},   {"verify", audit_cmd_verify},
+    {"memorization", audit_cmd_memorization},
+};
+
 static int run(int argc, char **argv) {
+    for (size_t i = 0; argc > 1 && i < sizeof SUBCOMMANDS / sizeof *SUBCOMMANDS; i++)
+        if (strcmp(argv[1], SUBCOMMANDS[i].name) == 0) return SUBCOMMANDS[i].run(argc - 1, argv + 1);
     const char *dataset = NULL, *post_id = NULL, *text = NULL, *optout = NULL, *tokenizer = NULL, *data = NULL;
     ArgSpec specs[] = {
         {"dataset", ARG_STR, &dataset, 0, -1},     {"post-id", ARG_STR, &post_id, 0, -1},
