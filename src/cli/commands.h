@@ -24,5 +24,6 @@ extern const Command cmd_generate;
 extern const Command cmd_chat;
 extern const Command cmd_quantize;
 extern const Command cmd_serve;
+extern const Command cmd_card;
 
 #endif
