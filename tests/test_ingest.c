@@ -98,8 +98,13 @@ static void test_decisions_in_catalog(void **state) {
     assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE post_id = '2' AND author = '10' AND handle = 'ann'"
                            " AND reply_to = '1' AND record = 2 AND line = 3 AND text = 'Reply & more'"
                            " AND split IN ('train', 'val') AND length(text_hash) = 16"), 1);
-    /* Only kept posts keep their text; duplicates point at the first. */
-    assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE text IS NOT NULL"), 2);
+    /* Every post whose text could be read keeps it (the audit checks that
+     * dropped ones do not come back); malformed ones have none; duplicates
+     * point at the first. */
+    assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE decision = 'kept' AND text IS NOT NULL"), 2);
+    assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE decision = 'dropped:malformed' AND text IS NOT NULL"), 0);
+    assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE decision NOT IN ('kept', 'dropped:malformed',"
+                           " 'dropped:empty') AND text IS NULL"), 0);
     assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE post_id = '3' AND detail = 'same text as row 1'"), 1);
     assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE post_id = '11' AND"
                            " detail = 'same text as an opted-out post'"), 1);

@@ -107,7 +107,7 @@ char *card_build(const CardOptions *o) {
     add(&b, "---\nlicense: %s\nlibrary_name: chirp\nlanguage:\n- %s\ntags:\n- chirp\n- gpt2\n- text-generation\n"
             "datasets:\n- %s\npipeline_tag: text-generation\n---\n\n",
         o->license ? o->license : "other", o->language ? o->language : "en", dname);
-    add(&b, "# %s\n\nA GPT-2 model trained with [chirp](https://example.invalid/chirp) on the posts of the dataset "
+    add(&b, "# %s\n\nA GPT-2 model trained with chirp on the posts of the dataset "
             "`%s`, and nothing else. Every figure below is read from the dataset's catalog and the model's own "
             "files.\n\n",
         basename(mcopy), dname);

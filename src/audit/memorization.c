@@ -456,6 +456,12 @@ static int mink_scores(const InferModel *m, const TestPost *p, int n, int32_t eo
 
 /* ---- the whole report ---- */
 
+/* A line on stderr as each stage starts: the whole report takes minutes
+ * on a 124M model. */
+static void stage(const char *what, double t0) {
+    fprintf(stderr, "chirp audit memorization: %s (%.1f s)\n", what, time_now() - t0);
+}
+
 static int row_length(const char *model_dir, int n_ctx) {
     char *p = path_join(model_dir, "chirp.json");
     json_t *o = json_load_file(p, 0, NULL);
@@ -500,14 +506,18 @@ int memorization_run(const MemOptions *o, json_t **report, long *leaks) {
             ntr, nho, MIN_TOKENS, T);
 
     Extraction tr[2][2] = {{{0}}}, ho[2][2] = {{{0}}}, tr_copies[2][2][4] = {{{{0}}}}, ho_copies[2][2][4] = {{{{0}}}};
+    stage("targeted extraction (k = 8 and 16, alone and in context)", t0);
     rc = extract(&m, trained, ntr, eot, o->group, tr, tr_copies);
     if (rc == 0) rc = extract(&m, held, nho, eot, o->group, ho, ho_copies);
 
-    /* Untargeted samples: generate's defaults, from <|endoftext|>. */
+    /* Untargeted samples: generate's defaults, from <|endoftext|>, and on
+     * past the ends of posts as training rows go on (an overfit model that
+     * always opens with the same post still walks on to others). */
     json_t *spans = json_array(), *leak_list = json_array();
     long n_spans = 0, n_leak_posts = 0;
     LeakSet set = {0};
     if (rc == 0) rc = leak_windows(a.db, &set, &n_leak_posts);
+    if (rc == 0) stage("untargeted samples, searched in the index", t0);
     DecodeJob *jobs = xcalloc((size_t)o->untargeted + 1, sizeof(DecodeJob));
     for (int i = 0; rc == 0 && i < o->untargeted; i++) {
         SamplerConfig sc;
@@ -515,7 +525,7 @@ int memorization_run(const MemOptions *o, json_t **report, long *leaks) {
         sc.temperature = 0.8f;
         sc.top_p = 0.95f;
         sc.seed = o->seed + (uint64_t)i;
-        jobs[i] = (DecodeJob){.prompt = &eot, .n_prompt = 1, .max_new = o->sample_tokens, .sampler = sc, .stop = eot,
+        jobs[i] = (DecodeJob){.prompt = &eot, .n_prompt = 1, .max_new = o->sample_tokens, .sampler = sc, .stop = -1,
                               .out = xmalloc((size_t)o->sample_tokens * sizeof(int32_t) + 4)};
     }
     if (rc == 0) rc = decode_batch(&m, jobs, o->untargeted, o->group);
@@ -531,6 +541,7 @@ int memorization_run(const MemOptions *o, json_t **report, long *leaks) {
     free(set.rows);
 
     double *s_tr = xcalloc((size_t)ntr + 1, sizeof(double)), *s_ho = xcalloc((size_t)nho + 1, sizeof(double));
+    if (rc == 0) stage("membership inference (Min-K%++)", t0);
     if (rc == 0) rc = mink_scores(&m, trained, ntr, eot, s_tr);
     if (rc == 0) rc = mink_scores(&m, held, nho, eot, s_ho);
 

@@ -220,10 +220,13 @@ int sketch_load(Sketch *s, const char *path) {
         rc = chirp_fail("%s: not a chirp membership sketch (too short)", path);
     } else {
         memcpy(&h, data, sizeof h);
-        size_t nb = (size_t)((h.m + 7) / 8);
+        /* Sizes are checked against the file before any arithmetic on them can wrap. */
+        size_t nb = h.m <= (uint64_t)len * 8 ? (size_t)((h.m + 7) / 8) : 0;
         if (memcmp(h.magic, MAGIC, 8) != 0 || h.version != VERSION || h.window != SKETCH_WINDOW || h.m == 0 ||
             h.k == 0 || h.k > 64)
             rc = chirp_fail("%s: not a chirp membership sketch (version %u)", path, h.version);
+        else if (h.m > (uint64_t)len * 8 || h.posts > len / sizeof(uint64_t))
+            rc = chirp_fail("%s: the sketch's header claims more than the file holds", path);
         else if (len != sizeof h + nb + (size_t)h.posts * sizeof(uint64_t))
             rc = chirp_fail("%s: the sketch is %zu bytes, its header says %zu", path, len,
                             sizeof h + nb + (size_t)h.posts * sizeof(uint64_t));

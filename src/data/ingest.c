@@ -251,21 +251,21 @@ static int ingest_post(Ingest *g, long source, const char *path, const Post *p) 
     char hex[17];
     hash_hex(h, hex);
     if (optout_match(g->optout, p->id, p->author, p->handle))
-        return insert_row(g, source, p, hex, DECISION_OPTOUT, NULL, NULL, NULL);
+        return insert_row(g, source, p, hex, DECISION_OPTOUT, NULL, NULL, &g->clean);
     if (!opt->keep_retweets && (p->retweet || clean_is_retweet(p->text, p->text_len)))
-        return insert_row(g, source, p, hex, DECISION_RETWEET, NULL, NULL, NULL);
+        return insert_row(g, source, p, hex, DECISION_RETWEET, NULL, NULL, &g->clean);
     if (g->clean.len == 0) return insert_row(g, source, p, hex, DECISION_EMPTY, NULL, NULL, NULL);
     if ((long)utf8_length(g->clean.data, g->clean.len) < opt->min_chars)
-        return insert_row(g, source, p, hex, DECISION_TOO_SHORT, NULL, NULL, NULL);
+        return insert_row(g, source, p, hex, DECISION_TOO_SHORT, NULL, NULL, &g->clean);
     long first = dedup_exact_check(g->dedup, h, g->row);
     if (first >= 0) {
         snprintf(detail, sizeof detail, "same text as row %ld", first);
-        return insert_row(g, source, p, hex, DECISION_DUPLICATE, detail, NULL, NULL);
+        return insert_row(g, source, p, hex, DECISION_DUPLICATE, detail, NULL, &g->clean);
     }
     long near = dedup_near_find(g->dedup, g->clean.data, g->clean.len);
     if (near >= 0) {
         snprintf(detail, sizeof detail, "similar to row %ld", near);
-        return insert_row(g, source, p, hex, DECISION_NEAR_DUPLICATE, detail, NULL, NULL);
+        return insert_row(g, source, p, hex, DECISION_NEAR_DUPLICATE, detail, NULL, &g->clean);
     }
     dedup_near_add(g->dedup, g->row);
     const char *split = ingest_split(h, opt->val_fraction);
@@ -431,7 +431,7 @@ int ingest_run(const IngestOptions *opt, IngestStats *stats) {
     /* A kept copy of an opted-out post's text goes too. */
     if (stats->decisions[DECISION_OPTOUT] > 0 &&
         catalog_exec(g.db,
-                     "UPDATE posts SET decision = 'dropped:optout', split = NULL, text = NULL,"
+                     "UPDATE posts SET decision = 'dropped:optout', split = NULL,"
                      " detail = 'same text as an opted-out post'"
                      " WHERE decision = 'kept' AND text_hash IN"
                      " (SELECT text_hash FROM posts WHERE decision = 'dropped:optout')") != 0)
