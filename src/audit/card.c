@@ -9,20 +9,9 @@
 
 #include <jansson.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void add(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(Buf *b, const char *fmt, ...) {
-    char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > 0) buf_push(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
 
 static json_t *load_json(const char *dir, const char *name) {
     char *p = path_join(dir, name);
@@ -65,9 +54,9 @@ static void sources_table(Buf *b, sqlite3 *db) {
                                            " sources s LEFT JOIN posts p ON p.source_id = s.id GROUP BY s.id ORDER BY"
                                            " s.id");
     if (!st) return;
-    add(b, "| source | format | posts read | kept | trained on |\n| --- | --- | --- | --- | --- |\n");
+    buf_printf(b, "| source | format | posts read | kept | trained on |\n| --- | --- | --- | --- | --- |\n");
     while (sqlite3_step(st) == SQLITE_ROW)
-        add(b, "| `%s` | %s | %lld | %lld | %lld |\n", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
+        buf_printf(b, "| `%s` | %s | %lld | %lld | %lld |\n", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
             sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
     sqlite3_finalize(st);
 }
@@ -76,9 +65,9 @@ static void decisions_table(Buf *b, sqlite3 *db) {
     sqlite3_stmt *st = catalog_prepare(db, "SELECT decision, count(*) FROM posts GROUP BY decision ORDER BY count(*)"
                                            " DESC");
     if (!st) return;
-    add(b, "| decision | posts |\n| --- | --- |\n");
+    buf_printf(b, "| decision | posts |\n| --- | --- |\n");
     while (sqlite3_step(st) == SQLITE_ROW)
-        add(b, "| %s | %lld |\n", sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+        buf_printf(b, "| %s | %lld |\n", sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
     sqlite3_finalize(st);
 }
 
@@ -104,34 +93,34 @@ char *card_build(const CardOptions *o) {
     long long optout = catalog_count(db, "SELECT count(*) FROM posts WHERE decision = 'dropped:optout'");
     char *entries = catalog_get_meta(db, "optout_entries");
     Buf b = {0};
-    add(&b, "---\nlicense: %s\nlibrary_name: chirp\nlanguage:\n- %s\ntags:\n- chirp\n- gpt2\n- text-generation\n"
+    buf_printf(&b, "---\nlicense: %s\nlibrary_name: chirp\nlanguage:\n- %s\ntags:\n- chirp\n- gpt2\n- text-generation\n"
             "datasets:\n- %s\npipeline_tag: text-generation\n---\n\n",
         o->license ? o->license : "other", o->language ? o->language : "en", dname);
-    add(&b, "# %s\n\nA GPT-2 model trained with chirp on the posts of the dataset "
+    buf_printf(&b, "# %s\n\nA GPT-2 model trained with chirp on the posts of the dataset "
             "`%s`, and nothing else. Every figure below is read from the dataset's catalog and the model's own "
             "files.\n\n",
         basename(mcopy), dname);
-    add(&b, "## Model\n\n| | |\n| --- | --- |\n| architecture | GPT-2 (`GPT2LMHeadModel`) |\n| parameters | %zu |\n"
+    buf_printf(&b, "## Model\n\n| | |\n| --- | --- |\n| architecture | GPT-2 (`GPT2LMHeadModel`) |\n| parameters | %zu |\n"
             "| layers, heads, width | %d, %d, %d |\n| context | %d tokens |\n| vocabulary | %d |\n\n",
         gpt2_num_params(&cfg), cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.n_ctx, cfg.vocab_size);
-    add(&b, "## What trained it\n\n%lld posts were read; %lld were kept and %lld of those (the train split) trained "
+    buf_printf(&b, "## What trained it\n\n%lld posts were read; %lld were kept and %lld of those (the train split) trained "
             "the model.\n\n",
         read, kept, trained);
     sources_table(&b, db);
-    add(&b, "\n");
+    buf_printf(&b, "\n");
     decisions_table(&b, db);
-    add(&b, "\nOpt-outs: the lists given at ingest held %s entries; they removed %lld posts, which the model never "
+    buf_printf(&b, "\nOpt-outs: the lists given at ingest held %s entries; they removed %lld posts, which the model never "
             "saw.\n\n",
         entries ? entries : "0", optout);
     json_t *commit = json_object_get(man, "commitment");
     if (commit)
-        add(&b, "Commitment: the Merkle root of the %lld trained posts, as (post id, SHA-256 of the cleaned text) "
+        buf_printf(&b, "Commitment: the Merkle root of the %lld trained posts, as (post id, SHA-256 of the cleaned text) "
                 "leaves, is `%s` (`chirp audit prove` / `chirp audit verify`; docs/audit.md gives the hashing).\n\n",
             (long long)n_of(commit, "leaves"), s_of(commit, "merkle_root", ""));
     if (man) {
         json_t *h = json_object_get(man, "hyperparameters");
         long long step = (long long)n_of(man, "step");
-        add(&b, "## Training\n\n| | |\n| --- | --- |\n| steps | %lld of %lld |\n| tokens seen | %lld |\n| batch x "
+        buf_printf(&b, "## Training\n\n| | |\n| --- | --- |\n| steps | %lld of %lld |\n| tokens seen | %lld |\n| batch x "
                 "sequence | %lld x %lld (x %lld accumulation, %lld ranks) |\n| learning rate | %g, %s schedule, %lld "
                 "warmup, min %g |\n| optimizer | AdamW, betas %g / %g, weight decay %g, clip %g |\n| last train loss "
                 "| %.4f |\n",
@@ -141,14 +130,14 @@ char *card_build(const CardOptions *o) {
             s_of(h, "schedule", "?"), (long long)n_of(h, "warmup"), n_of(h, "min_lr"), n_of(h, "beta1"),
             n_of(h, "beta2"), n_of(h, "weight_decay"), n_of(h, "grad_clip"), n_of(man, "train_loss"));
         double vl = last_val_loss(o->model_dir, step);
-        if (vl >= 0) add(&b, "| validation loss | %.4f |\n", vl);
-        add(&b, "\n");
+        if (vl >= 0) buf_printf(&b, "| validation loss | %.4f |\n", vl);
+        buf_printf(&b, "\n");
     }
     if (report) {
         json_t *t = json_object_get(json_object_get(report, "targeted"), "k16_in_context");
         json_t *mi = json_object_get(report, "membership_inference");
         json_t *leaks = json_object_get(report, "leaks");
-        add(&b, "## Memorization\n\nFrom `memorization/report.json` (`chirp audit memorization`): prompted with the "
+        buf_printf(&b, "## Memorization\n\nFrom `memorization/report.json` (`chirp audit memorization`): prompted with the "
                 "first 16 tokens of a trained post in its training context, the model continued %.1f%% of %lld "
                 "posts exactly (%.1f%% of tokens), against %.1f%% (%.1f%%) of held-out posts. %lld of %lld samples "
                 "held a verbatim span of 50+ characters of the training data. Leaks of posts that were not trained "
@@ -162,20 +151,20 @@ char *card_build(const CardOptions *o) {
             (long long)n_of(json_object_get(report, "untargeted"), "samples"), (long long)n_of(leaks, "found"),
             n_of(mi, "auroc"), 100 * n_of(mi, "tpr_at_1pct_fpr"));
     } else {
-        add(&b, "## Memorization\n\nNo report yet: run `chirp audit memorization --model DIR --dataset DS` before "
+        buf_printf(&b, "## Memorization\n\nNo report yet: run `chirp audit memorization --model DIR --dataset DS` before "
                 "release.\n\n");
     }
     json_t *sk = json_object_get(man, "membership_sketch");
-    add(&b, "## Was a text in the training data?\n\n");
+    buf_printf(&b, "## Was a text in the training data?\n\n");
     if (sk)
-        add(&b, "The model ships with `membership.sketch` (%lld bytes; %lld posts, %lld windows; no text): "
+        buf_printf(&b, "The model ships with `membership.sketch` (%lld bytes; %lld posts, %lld windows; no text): "
                 "`chirp audit member --model DIR --text \"...\"` answers yes, partly (k of n 50-character windows) or "
                 "no. A trained post is never answered no; an untrained 50-character window is found with probability "
                 "%.2g.\n",
             (long long)n_of(sk, "bytes"), (long long)n_of(sk, "posts"), (long long)n_of(sk, "windows"),
             n_of(sk, "fpr"));
     else
-        add(&b, "No membership sketch yet: `chirp audit sketch --dataset DS --model DIR` writes one.\n");
+        buf_printf(&b, "No membership sketch yet: `chirp audit sketch --dataset DS --model DIR` writes one.\n");
     buf_terminate(&b);
     free(entries);
     free(dcopy);

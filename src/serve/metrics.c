@@ -6,7 +6,6 @@
 #include "util/error.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,43 +84,33 @@ static void observe(Metrics *m, Histogram *h, double v) {
 void metrics_ttft(Metrics *m, double seconds) { observe(m, &m->ttft, seconds); }
 void metrics_token_latency(Metrics *m, double seconds) { observe(m, &m->token, seconds); }
 
-static void printf_buf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void printf_buf(Buf *b, const char *fmt, ...) {
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > 0) buf_push(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
-
 static void render_histogram(Buf *b, const char *name, const char *help, const Histogram *h) {
-    printf_buf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     long long cum = 0;
     for (int i = 0; i < h->n; i++) {
         cum += h->counts[i];
-        printf_buf(b, "%s_bucket{le=\"%g\"} %lld\n", name, h->bounds[i], cum);
+        buf_printf(b, "%s_bucket{le=\"%g\"} %lld\n", name, h->bounds[i], cum);
     }
     cum += h->counts[h->n];
-    printf_buf(b, "%s_bucket{le=\"+Inf\"} %lld\n%s_sum %.6f\n%s_count %lld\n", name, cum, name, h->sum, name,
+    buf_printf(b, "%s_bucket{le=\"+Inf\"} %lld\n%s_sum %.6f\n%s_count %lld\n", name, cum, name, h->sum, name,
                h->total);
 }
 
 char *metrics_render(Metrics *m, int slots, int slots_busy, int queued) {
     Buf b = {0};
     pthread_mutex_lock(&m->mu);
-    printf_buf(&b, "# HELP chirp_requests_total HTTP requests answered, by endpoint and status.\n"
+    buf_printf(&b, "# HELP chirp_requests_total HTTP requests answered, by endpoint and status.\n"
                    "# TYPE chirp_requests_total counter\n");
     for (int i = 0; i < m->n_series; i++)
-        printf_buf(&b, "chirp_requests_total{endpoint=\"%s\",status=\"%d\"} %lld\n", m->series[i].endpoint,
+        buf_printf(&b, "chirp_requests_total{endpoint=\"%s\",status=\"%d\"} %lld\n", m->series[i].endpoint,
                    m->series[i].status, m->series[i].count);
-    printf_buf(&b,
+    buf_printf(&b,
                "# HELP chirp_prompt_tokens_total Prompt tokens of finished requests.\n"
                "# TYPE chirp_prompt_tokens_total counter\nchirp_prompt_tokens_total %lld\n"
                "# HELP chirp_completion_tokens_total Tokens generated.\n"
                "# TYPE chirp_completion_tokens_total counter\nchirp_completion_tokens_total %lld\n",
                m->prompt_tokens, m->completion_tokens);
-    printf_buf(&b,
+    buf_printf(&b,
                "# HELP chirp_requests_processing Choices generating in a slot now.\n"
                "# TYPE chirp_requests_processing gauge\nchirp_requests_processing %d\n"
                "# HELP chirp_requests_queued Choices waiting for a slot.\n"

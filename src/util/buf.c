@@ -1,6 +1,9 @@
 /* buf.c: see buf.h. Doubling growth keeps appends amortized O(1). */
 #include "util/buf.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "util/error.h"
 
 #include <stdlib.h>
@@ -28,4 +31,17 @@ void buf_terminate(Buf *b) {
 void buf_free(Buf *b) {
     free(b->data);
     memset(b, 0, sizeof *b);
+}
+
+void buf_printf(Buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n <= 0) return;
+    buf_grow(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
 }

@@ -15,6 +15,8 @@ static inline void buf_putc(Buf *b, char c) {
     if (b->len + 2 > b->cap) buf_grow(b, 1);
     b->data[b->len++] = c;
 }
+/* Appends printf output (any length). */
+void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_terminate(Buf *b);  /* NUL after len, not counted */
 void buf_free(Buf *b);
 
