@@ -23,6 +23,7 @@ extern const Command cmd_plot;
 extern const Command cmd_generate;
 extern const Command cmd_chat;
 extern const Command cmd_quantize;
+extern const Command cmd_export;
 extern const Command cmd_serve;
 extern const Command cmd_card;
 

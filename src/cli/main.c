@@ -9,7 +9,7 @@
 
 static const Command *const commands[] = {
     &cmd_ingest, &cmd_catalog, &cmd_audit, &cmd_tokenizer, &cmd_prepare, &cmd_train,
-    &cmd_eval,   &cmd_plot,    &cmd_generate, &cmd_chat, &cmd_serve, &cmd_quantize, &cmd_card,
+    &cmd_eval,   &cmd_plot,    &cmd_generate, &cmd_chat, &cmd_serve, &cmd_quantize, &cmd_export, &cmd_card,
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 

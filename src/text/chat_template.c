@@ -2,6 +2,7 @@
  * mask (see chat_template.h). */
 #include "text/chat_template.h"
 
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/file.h"
 
@@ -247,4 +248,47 @@ void chat_tokens_free(ChatTokens *c) {
     free(c->ids);
     free(c->mask);
     memset(c, 0, sizeof *c);
+}
+
+/* ---- as a Jinja template (for GGUF's tokenizer.chat_template) ---- */
+
+/* Literal text as a quoted string expression: chat templates are run
+ * with trim_blocks (Hugging Face's apply_chat_template, llama.cpp), which
+ * would eat a newline written after a tag, and a brace in the text could
+ * read as a tag. */
+static void jinja_literal(Buf *b, const char *text) {
+    if (!*text) return;
+    buf_push(b, "{{ '", 4);
+    for (const char *c = text; *c; c++) {
+        if (*c == '\\' || *c == '\'') buf_putc(b, '\\');
+        if (*c == '\n') buf_push(b, "\\n", 2);
+        else buf_putc(b, *c);
+    }
+    buf_push(b, "' }}", 4);
+}
+
+char *chat_template_jinja(const ChatTemplate *t) {
+    Buf b = {0};
+    const char *at = strstr(t->prefix, "{role}");
+    char *before = xstrdup(t->prefix);
+    before[at - t->prefix] = '\0';
+    buf_push(&b, "{% for message in messages %}", 29);
+    jinja_literal(&b, before);
+    for (int r = 0; r < 3; r++) {
+        buf_printf(&b, "{%% %s message['role'] == '%s' %%}", r == 0 ? "if" : "elif", role_keys[r]);
+        jinja_literal(&b, t->roles[r]);
+    }
+    buf_push(&b, "{% endif %}", 11);
+    jinja_literal(&b, at + 6);
+    if (t->content_space)
+        buf_printf(&b, "{%% if message['content'] and message['content'][0] != ' ' %%} {%% endif %%}");
+    buf_printf(&b, "{{ message['content'] }}");
+    jinja_literal(&b, t->end);
+    jinja_literal(&b, t->separator);
+    buf_printf(&b, "{%% endfor %%}{%% if add_generation_prompt %%}");
+    jinja_literal(&b, t->generation_prompt);
+    buf_printf(&b, "{%% endif %%}");
+    free(before);
+    buf_terminate(&b);
+    return b.data;
 }

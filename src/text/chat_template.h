@@ -91,6 +91,11 @@ int chat_render_generation_prompt(const ChatTemplate *t, const Tokenizer *tok, C
  * reply in the cache after generation stopped at "end"). */
 int chat_render_close(const ChatTemplate *t, const Tokenizer *tok, ChatTokens *out);
 
+/* The template as a Jinja string (malloc'd) over messages[].role/content
+ * and add_generation_prompt, rendering the same text as chat_render (for
+ * GGUF's tokenizer.chat_template and HF's tokenizer_config). */
+char *chat_template_jinja(const ChatTemplate *t);
+
 void chat_tokens_clear(ChatTokens *c);
 void chat_tokens_free(ChatTokens *c);
 

@@ -49,4 +49,13 @@ int32_t tokenizer_special_id(const Tokenizer *tok, const char *name);
 /* The id of "<|endoftext|>" (-1 if absent). */
 int32_t tokenizer_eot_id(const Tokenizer *tok);
 
+/* The vocabulary and merges as tokenizer.json spells them, for writers of
+ * other formats (GGUF): a token's byte-level string (an added token's text
+ * as written), malloc'd, or NULL for an id the vocabulary lacks; a merge
+ * as "left right" in byte-level strings, by rank. */
+typedef enum { TOKEN_MISSING = -1, TOKEN_NORMAL = 0, TOKEN_SPECIAL = 1, TOKEN_ADDED = 2 } TokenKind;
+char *tokenizer_vocab_entry(const Tokenizer *tok, int32_t id, TokenKind *kind);
+int tokenizer_merge_count(const Tokenizer *tok);
+char *tokenizer_merge_entry(const Tokenizer *tok, int rank);
+
 #endif

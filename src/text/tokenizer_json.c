@@ -213,6 +213,32 @@ static char *vocab_key(const Tokenizer *t, int32_t id) {
     return bytelevel_encode(t->blob + t->off[id], t->len[id], &n);
 }
 
+char *tokenizer_vocab_entry(const Tokenizer *t, int32_t id, TokenKind *kind) {
+    if (id < 0 || id >= t->n_ids || !t->present[id]) {
+        *kind = TOKEN_MISSING;
+        return NULL;
+    }
+    const AddedToken *a = find_added(t, id);
+    *kind = !a ? TOKEN_NORMAL : a->special ? TOKEN_SPECIAL : TOKEN_ADDED;
+    return vocab_key(t, id);
+}
+
+int tokenizer_merge_count(const Tokenizer *t) { return t->n_merges; }
+
+char *tokenizer_merge_entry(const Tokenizer *t, int rank) {
+    if (rank < 0 || rank >= t->n_merges) return NULL;
+    size_t la, lb;
+    char *a = bytelevel_encode(t->blob + t->off[t->merge_left[rank]], t->len[t->merge_left[rank]], &la);
+    char *b = bytelevel_encode(t->blob + t->off[t->merge_right[rank]], t->len[t->merge_right[rank]], &lb);
+    char *m = xmalloc(la + lb + 2);
+    memcpy(m, a, la);
+    m[la] = ' ';
+    memcpy(m + la + 1, b, lb + 1);
+    free(a);
+    free(b);
+    return m;
+}
+
 static json_t *byte_level(bool prefix, bool trim) {
     return json_pack("{s:s, s:b, s:b, s:b}", "type", "ByteLevel", "add_prefix_space", prefix, "trim_offsets", trim,
                      "use_regex", 1);
@@ -255,16 +281,8 @@ char *tokenizer_to_json(const Tokenizer *t) {
     json_object_set_new(model, "vocab", vocab);
     json_t *merges = json_array();
     for (int32_t r = 0; r < t->n_merges; r++) {
-        size_t la, lb;
-        char *a = bytelevel_encode(t->blob + t->off[t->merge_left[r]], t->len[t->merge_left[r]], &la);
-        char *b = bytelevel_encode(t->blob + t->off[t->merge_right[r]], t->len[t->merge_right[r]], &lb);
-        char *m = xmalloc(la + lb + 2);
-        memcpy(m, a, la);
-        m[la] = ' ';
-        memcpy(m + la + 1, b, lb + 1);
+        char *m = tokenizer_merge_entry(t, r);
         json_array_append_new(merges, json_string(m));
-        free(a);
-        free(b);
         free(m);
     }
     json_object_set_new(model, "merges", merges);

@@ -4,7 +4,7 @@
 // Prints one line per check; exits 0 when all pass, 1 on a failure, 77 when
 // the client package is not installed (scripts/setup-npm).
 import { execFileSync } from 'node:child_process';
-import { assert, check, finish, requirePackage } from './harness.mjs';
+import { assert, check, finish, requirePackage } from '../npm/harness.mjs';
 
 const openai = requirePackage('openai');
 const OpenAI = openai.default ?? openai;

@@ -8,7 +8,7 @@
 // missing.
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { assert, check, finish, requirePackage, root } from './harness.mjs';
+import { assert, check, finish, requirePackage, root } from '../npm/harness.mjs';
 
 const chromiumPath = '/usr/bin/chromium';
 const { chromium } = requirePackage('playwright-core');

@@ -1,4 +1,4 @@
-// harness.mjs: what the tests/serve scripts share: loading an npm package
+// harness.mjs: what the node test scripts (tests/serve, tests/interop) share: loading an npm package
 // from .scratch/npm (exit 77 = skip when it is missing) and named checks
 // that print "ok" / "FAIL" lines.
 import { createRequire } from 'node:module';
