@@ -45,25 +45,12 @@ static void test_f16_and_q8_0(void **state) {
     }
 }
 
-static int have_node(void) {
-    if (run_capture("command -v node >/dev/null 2>&1", NULL) != 0) {
-        printf("  skipping: node is not installed\n");
-        return 0;
-    }
-    return 1;
-}
-
 /* Runs gguf_check.mjs; 77 means the npm packages are missing. */
 static void node_check(const char *gguf, const char *model, const char *type, const char *chat_json) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "GGUF=%s MODEL_DIR=%s TYPE=%s LICENSE=mit %s%s timeout 300 node "
-             "%s/tests/interop/gguf_check.mjs 2>&1",
-             gguf, model, type, chat_json ? "EXPECT_CHAT=" : "", chat_json ? chat_json : "",
-             getenv("CHIRP_ROOT") ? getenv("CHIRP_ROOT") : ".");
-    char *out = NULL;
-    int rc = run_capture(cmd, &out);
-    if (out) printf("%s", out);
-    free(out);
+    char env[4096];
+    snprintf(env, sizeof env, "GGUF=%s MODEL_DIR=%s TYPE=%s LICENSE=mit %s%s", gguf, model, type,
+             chat_json ? "EXPECT_CHAT=" : "", chat_json ? chat_json : "");
+    int rc = test_node_script(env, "tests/interop/gguf_check.mjs");
     if (rc == 77) skip();
     assert_int_equal(rc, 0);
 }
@@ -112,7 +99,7 @@ static void test_chirp_tokenizer(void **state) {
         assert_int_equal(run_capture(cmd, &log), 0);
         assert_non_null(strstr(log, "export: wrote"));
         free(log);
-        if (have_node()) node_check(out, model, types[i], chat);
+        if (test_have_node()) node_check(out, model, types[i], chat);
     }
 }
 
@@ -143,7 +130,7 @@ static void test_gpt2_tokenizer(void **state) {
     snprintf(cmd, sizeof cmd, "%s export --model %s --format gguf --license mit --out %s 2>/dev/null", chirp_bin(),
              dir, out);
     assert_int_equal(run_capture(cmd, NULL), 0);
-    if (have_node()) node_check(out, dir, "f32", NULL);
+    if (test_have_node()) node_check(out, dir, "f32", NULL);
 }
 
 static void test_usage_errors(void **state) {

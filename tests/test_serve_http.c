@@ -410,17 +410,14 @@ static void test_disconnect_frees_slot(void **state) {
 
 /* Runs a tests/serve script against the server; 77 means skip. */
 static void run_node(const char *script, const char *what) {
-    if (run_capture("command -v node >/dev/null 2>&1", NULL) != 0) {
-        printf("  skipping %s: node is not installed\n", what);
+    if (!test_have_node()) {
+        printf("  (so %s are skipped)\n", what);
         skip();
     }
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "PORT=%d API_KEY=%s MODEL_DIR=%s CHIRP_BIN=%s timeout 300 node tests/serve/%s 2>&1",
-             srv.port, KEY, model_dir, chirp_bin(), script);
-    char *out = NULL;
-    int rc = run_capture(cmd, &out);
-    if (out) printf("%s", out);
-    free(out);
+    char env[2048], path[256];
+    snprintf(env, sizeof env, "PORT=%d API_KEY=%s MODEL_DIR=%s CHIRP_BIN=%s", srv.port, KEY, model_dir, chirp_bin());
+    snprintf(path, sizeof path, "tests/serve/%s", script);
+    int rc = test_node_script(env, path);
     if (rc == 77) skip();
     assert_int_equal(rc, 0);
 }

@@ -72,6 +72,30 @@ static inline int run_capture(const char *cmd, char **out) {
     return WEXITSTATUS(status);
 }
 
+/* Whether node is installed (a message when it is not: the caller skips). */
+static inline int test_have_node(void) {
+    if (run_capture("command -v node >/dev/null 2>&1", NULL) != 0) {
+        printf("  skipping: node is not installed\n");
+        return 0;
+    }
+    return 1;
+}
+
+/* Runs `ENV node SCRIPT` (SCRIPT relative to the repository root, which
+ * CHIRP_ROOT names when the test runs elsewhere) with a 5-minute limit,
+ * printing its output. Returns its exit status: 77 means its npm packages
+ * are missing (the caller skips). */
+static inline int test_node_script(const char *env, const char *script) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s timeout 300 node %s/%s 2>&1", env,
+             getenv("CHIRP_ROOT") ? getenv("CHIRP_ROOT") : ".", script);
+    char *out = NULL;
+    int rc = run_capture(cmd, &out);
+    if (out) printf("%s", out);
+    free(out);
+    return rc;
+}
+
 /* A small model with the same tokenizer machinery as a real one, in a
  * fresh directory: a tokenizer trained by chirp (vocabulary 400, with
  * multi-byte characters in the corpus, and the ChatML tokens every chirp

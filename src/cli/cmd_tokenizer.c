@@ -1,4 +1,4 @@
-/* cmd_tokenizer.c: `chirp tokenizer train|encode|decode`.
+/* cmd_tokenizer.c: `chirp tokenizer train|encode|decode|convert`.
  *
  * Thin: parse flags, call src/text, print. Plain encode reads the whole
  * input as one document; --jsonl streams one {"text": ...} per line. */
@@ -20,6 +20,7 @@
     "usage: chirp tokenizer train --input FILE... --vocab-size N --out DIR [--min-frequency K]\n"         \
     "       chirp tokenizer encode --tokenizer T [--input FILE] [--jsonl] [--allow-special]\n"            \
     "       chirp tokenizer decode --tokenizer T [--input FILE]\n"                                        \
+    "       chirp tokenizer convert --tokenizer T --out DIR\n"                                            \
     "\n"                                                                                                   \
     "Byte-level BPE as GPT-2 does it: train one, or use GPT-2's exactly.\n"                               \
     "\n"                                                                                                   \
@@ -37,11 +38,14 @@
     "        inject a control token.\n"                                                                   \
     "decode  reads whitespace-separated ids (default stdin) and writes the bytes they\n"                  \
     "        stand for.\n"                                                                                 \
+    "convert writes T (for example GPT-2's encoder.json + vocab.bpe) as DIR/tokenizer.json,\n"           \
+    "        which Hugging Face tokenizers, transformers and tokenizers.js load as they are.\n"           \
     "\n"                                                                                                   \
     "examples:\n"                                                                                          \
     "  chirp tokenizer train --input posts.txt --vocab-size 8192 --out tok/\n"                           \
     "  echo 'Hello world' | chirp tokenizer encode --tokenizer ../shared/data/gpt2-tokenizer\n"          \
-    "  echo '15496 995' | chirp tokenizer decode --tokenizer tok/tokenizer.json\n"
+    "  echo '15496 995' | chirp tokenizer decode --tokenizer tok/tokenizer.json\n"                      \
+    "  chirp tokenizer convert --tokenizer ../shared/data/gpt2-tokenizer --out gpt2-tok/\n"
 
 /* Reads a whole stream (stdin) into memory. */
 static char *read_stream(FILE *f, size_t *len) {
@@ -315,18 +319,46 @@ static int tok_decode(int argc, char **argv) {
     return rc;
 }
 
+/* ---- convert ---- */
+
+static int tok_convert(int argc, char **argv) {
+    const char *tpath = NULL, *out = NULL;
+    const ArgSpec specs[] = {
+        {"tokenizer", ARG_STR, &tpath, 0, -1},
+        {"out", ARG_STR, &out, 0, -1},
+    };
+    int rc = args_parse("tokenizer convert", argc, argv, 2, specs, 2, NULL);
+    if (rc != EXIT_OK) return rc;
+    if (!tpath) return args_missing("tokenizer convert", "tokenizer");
+    if (!out) return args_missing("tokenizer convert", "out");
+    Tokenizer *tok = tokenizer_load(tpath);
+    if (!tok) return cli_fail();
+    char *json = path_join(out, "tokenizer.json");
+    rc = EXIT_FAIL;
+    if (dir_create(out) == 0 && tokenizer_save(tok, json) == 0) {
+        fprintf(stderr, "tokenizer convert: vocab %d (%d merges) -> %s\n", tokenizer_vocab_size(tok),
+                tokenizer_merge_count(tok), json);
+        rc = EXIT_OK;
+    }
+    if (rc != EXIT_OK) cli_fail();
+    free(json);
+    tokenizer_free(tok);
+    return rc;
+}
+
 static int run(int argc, char **argv) {
-    if (argc < 2) return args_usage_error("tokenizer", "missing subcommand (train, encode or decode)");
+    if (argc < 2) return args_usage_error("tokenizer", "missing subcommand (train, encode, decode or convert)");
     const char *sub = argv[1];
     if (strcmp(sub, "train") == 0) return tok_train(argc, argv);
     if (strcmp(sub, "encode") == 0) return tok_encode(argc, argv);
     if (strcmp(sub, "decode") == 0) return tok_decode(argc, argv);
-    return args_usage_error("tokenizer", "unknown subcommand '%s' (train, encode or decode)", sub);
+    if (strcmp(sub, "convert") == 0) return tok_convert(argc, argv);
+    return args_usage_error("tokenizer", "unknown subcommand '%s' (train, encode, decode or convert)", sub);
 }
 
 const Command cmd_tokenizer = {
     .name = "tokenizer",
-    .summary = "train, encode and decode byte-level BPE tokenizers",
+    .summary = "train, encode, decode and convert byte-level BPE tokenizers",
     .help = HELP,
     .run = run,
 };
