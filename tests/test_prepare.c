@@ -126,12 +126,12 @@ static void test_shards_and_manifest(void **state) {
     while (sqlite3_step(sel) == SQLITE_ROW) {
         char *path = path_join(data, (const char *)sqlite3_column_text(sel, 0));
         size_t n;
-        uint16_t *t = shard_read(path, &n);
+        uint32_t *t = shard_read(path, &n, NULL);
         assert_non_null(t);
         size_t off = (size_t)sqlite3_column_int64(sel, 1), cnt = (size_t)sqlite3_column_int64(sel, 2);
         assert_true(off + cnt < n);
         assert_int_equal(t[off + cnt], eot);
-        assert_true(off == 0 || t[off - 1] == eot);
+        assert_true(off == 0 || t[off - 1] == (uint32_t)eot);
         int32_t ids[512];
         for (size_t i = 0; i < cnt; i++) ids[i] = t[off + i];
         char text[2048];

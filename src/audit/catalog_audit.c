@@ -99,7 +99,7 @@ static const Mark *find_mark(const Mark *m, long n, uint64_t h) {
 static int check_shard(const char *path, const char *name, const Tokenizer *tok, const Mark *marks, long nmarks,
                        FILE *out, OptoutReport *rep) {
     size_t n;
-    uint16_t *tokens = shard_read(path, &n);
+    uint32_t *tokens = shard_read(path, &n, NULL);
     if (!tokens) return -1;
     int32_t eot = tokenizer_eot_id(tok);
     int32_t *ids = xmalloc((n ? n : 1) * sizeof *ids);
@@ -107,8 +107,8 @@ static int check_shard(const char *path, const char *name, const Tokenizer *tok,
     int rc = 0;
     size_t start = 0;
     for (size_t i = 0; i <= n && rc == 0; i++) {
-        if (i < n && tokens[i] != eot) {
-            ids[i - start] = tokens[i];
+        if (i < n && tokens[i] != (uint32_t)eot) {
+            ids[i - start] = (int32_t)tokens[i];
             continue;
         }
         if (i == n && start == n) break;

@@ -73,7 +73,7 @@ static int64_t *pick_rows(const int64_t *rows, size_t nrows, int n, int *got) {
  * read into memory (they are small). */
 typedef struct Stream {
     const SuffixIndex *ix;  /* train */
-    uint16_t *mem;          /* val */
+    uint32_t *mem;          /* val */
     uint64_t n;
     char **names;
     uint64_t *starts;
@@ -103,13 +103,13 @@ static int stream_open(Stream *s, const AuditData *a, const char *data_dir, cons
     s->starts = xcalloc((size_t)n + 1, sizeof(uint64_t));
     for (int i = 0; i < n; i++) {
         size_t cnt;
-        uint16_t *t = shard_read(paths[i], &cnt);
+        uint32_t *t = shard_read(paths[i], &cnt, NULL);
         if (!t) {
             path_list_free(paths);
             return -1;
         }
-        s->mem = xrealloc(s->mem, (size_t)(s->n + cnt + 1) * sizeof(uint16_t));
-        memcpy(s->mem + s->n, t, cnt * sizeof(uint16_t));
+        s->mem = xrealloc(s->mem, (size_t)(s->n + cnt + 1) * sizeof(uint32_t));
+        memcpy(s->mem + s->n, t, cnt * sizeof(uint32_t));
         free(t);
         const char *slash = strrchr(paths[i], '/');
         s->names[i] = xstrdup(slash ? slash + 1 : paths[i]);
@@ -129,7 +129,7 @@ static void stream_close(Stream *s) {
 }
 
 static int32_t stream_token(const Stream *s, uint64_t p) {
-    return s->ix ? suffix_index_token(s->ix, p) : s->mem[p];
+    return s->ix ? suffix_index_token(s->ix, p) : (int32_t)s->mem[p];
 }
 
 static int32_t *stream_copy(const Stream *s, uint64_t from, uint64_t n) {

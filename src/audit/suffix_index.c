@@ -40,6 +40,17 @@ int suffix_index_build(const char *dir, const char *const *shards, int nshards, 
     double t0 = time_now();
     if (nshards <= 0) return chirp_fail("no train shards to index");
     if (dir_create(dir) != 0) return -1;
+    /* The token width: 4 bytes if any shard holds uint32 tokens. */
+    int w = 2;
+    for (int i = 0; i < nshards; i++) {
+        FILE *f = fopen(shards[i], "rb");
+        int32_t words[SHARD_HEADER_INTS];
+        ShardHeader h;
+        int ok = f && fread(words, sizeof words, 1, f) == 1 && shard_header_decode(words, shards[i], &h) == 0;
+        if (f) fclose(f);
+        if (!ok) return f ? -1 : chirp_fail_errno("%s", shards[i]);
+        if (h.token_bytes == 4) w = 4;
+    }
     /* The stream, big-endian, and every shard's place in it. */
     uint64_t n = 0;
     uint64_t *starts = xcalloc((size_t)nshards + 1, sizeof(uint64_t));
@@ -49,19 +60,17 @@ int suffix_index_build(const char *dir, const char *const *shards, int nshards, 
     int rc = 0;
     for (int i = 0; i < nshards && rc == 0; i++) {
         size_t cnt;
-        uint16_t *t = shard_read(shards[i], &cnt);
+        uint32_t *t = shard_read(shards[i], &cnt, NULL);
         if (!t) {
             rc = -1;
             break;
         }
-        if (2 * (n + cnt) > cap) {
-            cap = 2 * (n + cnt) + (cap / 2);
+        if (w * (n + cnt) > cap) {
+            cap = w * (n + cnt) + (cap / 2);
             text = xrealloc(text, cap + 1);
         }
-        for (size_t j = 0; j < cnt; j++) {
-            text[2 * (n + j)] = (uint8_t)(t[j] >> 8);
-            text[2 * (n + j) + 1] = (uint8_t)(t[j] & 0xff);
-        }
+        for (size_t j = 0; j < cnt; j++)
+            for (int b = 0; b < w; b++) text[w * (n + j) + b] = (uint8_t)(t[j] >> (8 * (w - 1 - b)));
         free(t);
         char hex[65];
         if (sha256_file_hex(shards[i], hex) != 0) {
@@ -80,8 +89,8 @@ int suffix_index_build(const char *dir, const char *const *shards, int nshards, 
     int wide = n >= ((uint64_t)1 << 32);
     if (rc == 0 && n == 0) rc = chirp_fail("the train shards hold no tokens");
     if (rc == 0) {
-        /* Sort all byte suffixes, keep the token-aligned (even) ones. */
-        uint64_t bytes = 2 * n;
+        /* Sort all byte suffixes, keep the token-aligned ones. */
+        uint64_t bytes = (uint64_t)w * n;
         if (bytes < (uint64_t)INT32_MAX) {
             saidx_t *s32 = xmalloc((size_t)bytes * sizeof(saidx_t));
             peak += (size_t)bytes * sizeof(saidx_t);
@@ -89,7 +98,7 @@ int suffix_index_build(const char *dir, const char *const *shards, int nshards, 
             uint32_t *out = (uint32_t *)s32;
             uint64_t k = 0;
             for (uint64_t i = 0; rc == 0 && i < bytes; i++)
-                if ((s32[i] & 1) == 0) out[k++] = (uint32_t)(s32[i] / 2);
+                if (s32[i] % w == 0) out[k++] = (uint32_t)(s32[i] / w);
             sa = s32;
         } else {
             saidx64_t *s64 = xmalloc((size_t)bytes * sizeof(saidx64_t));
@@ -99,20 +108,21 @@ int suffix_index_build(const char *dir, const char *const *shards, int nshards, 
             if (wide) {
                 uint64_t *out = (uint64_t *)s64;
                 for (uint64_t i = 0; rc == 0 && i < bytes; i++)
-                    if ((s64[i] & 1) == 0) out[k++] = (uint64_t)(s64[i] / 2);
+                    if (s64[i] % w == 0) out[k++] = (uint64_t)(s64[i] / w);
             } else {
                 uint32_t *out = (uint32_t *)s64;
                 for (uint64_t i = 0; rc == 0 && i < bytes; i++)
-                    if ((s64[i] & 1) == 0) out[k++] = (uint32_t)(s64[i] / 2);
+                    if (s64[i] % w == 0) out[k++] = (uint32_t)(s64[i] / w);
             }
             sa = s64;
         }
     }
-    if (rc == 0) rc = write_file(dir, "tokens.bin", text, (size_t)(2 * n));
+    if (rc == 0) rc = write_file(dir, "tokens.bin", text, (size_t)(w * n));
     if (rc == 0) rc = write_file(dir, "sa.bin", sa, (size_t)n * (wide ? 8 : 4));
     if (rc == 0) {
-        json_t *meta = json_pack("{s:s, s:i, s:I, s:i, s:o}", "format", "chirp-suffix-index", "version", 1, "tokens",
-                                 (json_int_t)n, "position_bytes", wide ? 8 : 4, "shards", json_incref(shard_list));
+        json_t *meta = json_pack("{s:s, s:i, s:I, s:i, s:i, s:o}", "format", "chirp-suffix-index", "version", 1,
+                                 "tokens", (json_int_t)n, "token_bytes", w, "position_bytes", wide ? 8 : 4, "shards",
+                                 json_incref(shard_list));
         char *s = json_dumps(meta, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(meta);
         rc = write_file(dir, "index.json", s, strlen(s));
@@ -171,6 +181,8 @@ int suffix_index_open(SuffixIndex *ix, const char *dir) {
     } else {
         ix->n = (uint64_t)json_integer_value(json_object_get(meta, "tokens"));
         ix->wide = json_integer_value(json_object_get(meta, "position_bytes")) == 8;
+        json_t *tb = json_object_get(meta, "token_bytes"); /* absent in indexes of uint16 data before uint32 */
+        ix->token_bytes = tb ? (int)json_integer_value(tb) : 2;
         ix->nshards = (int)json_array_size(shards);
         ix->shards = xcalloc((size_t)ix->nshards + 1, sizeof(IndexShard));
         for (int i = 0; i < ix->nshards; i++) {
@@ -181,8 +193,9 @@ int suffix_index_open(SuffixIndex *ix, const char *dir) {
         }
         ix->text = map_file(dir, "tokens.bin", &ix->text_len);
         ix->sa = ix->text ? map_file(dir, "sa.bin", &ix->sa_len) : NULL;
-        if (!ix->text || !ix->sa) rc = -1;
-        else if (ix->text_len != 2 * ix->n || ix->sa_len != ix->n * (ix->wide ? 8 : 4))
+        if (ix->token_bytes != 2 && ix->token_bytes != 4) rc = chirp_fail("%s: token_bytes must be 2 or 4", path);
+        else if (!ix->text || !ix->sa) rc = -1;
+        else if (ix->text_len != (uint64_t)ix->token_bytes * ix->n || ix->sa_len != ix->n * (ix->wide ? 8 : 4))
             rc = chirp_fail("%s: tokens.bin or sa.bin does not match index.json (a partial build?)", dir);
     }
     json_decref(meta);
@@ -203,23 +216,27 @@ uint64_t suffix_index_pos(const SuffixIndex *ix, uint64_t i) {
     return ix->wide ? ((const uint64_t *)ix->sa)[i] : ((const uint32_t *)ix->sa)[i];
 }
 
-/* Compares the suffix of rank i with the query q (2m bytes): 0 when the
- * suffix starts with q, <0 / >0 when it sorts before / after all that do. */
+/* Compares the suffix of rank i with the query q (qlen bytes, token_bytes
+ * per token): 0 when the suffix starts with q, <0 / >0 when it sorts before
+ * / after all that do. */
 static int cmp_rank(const SuffixIndex *ix, uint64_t i, const uint8_t *q, size_t qlen) {
     uint64_t p = suffix_index_pos(ix, i);
-    uint64_t avail = 2 * (ix->n - p);
+    uint64_t avail = (uint64_t)ix->token_bytes * (ix->n - p);
     size_t len = avail < qlen ? (size_t)avail : qlen;
-    int c = memcmp(ix->text + 2 * p, q, len);
+    int c = memcmp(ix->text + (uint64_t)ix->token_bytes * p, q, len);
     if (c != 0) return c;
     return avail < qlen ? -1 : 0; /* a suffix shorter than q sorts first */
 }
 
-static uint8_t *query_bytes(const int32_t *q, size_t m) {
-    uint8_t *b = xmalloc(2 * m + 1);
+/* Whether a token id can occur in the stream at all. */
+static int in_stream(const SuffixIndex *ix, int32_t t) { return t >= 0 && (ix->token_bytes == 4 || t <= 0xffff); }
+
+static uint8_t *query_bytes(const SuffixIndex *ix, const int32_t *q, size_t m) {
+    int w = ix->token_bytes;
+    uint8_t *b = xmalloc((size_t)w * m + 1);
     for (size_t i = 0; i < m; i++) {
-        uint32_t t = q[i] < 0 || q[i] > 0xffff ? 0xffff : (uint32_t)q[i];
-        b[2 * i] = (uint8_t)(t >> 8);
-        b[2 * i + 1] = (uint8_t)(t & 0xff);
+        uint32_t t = in_stream(ix, q[i]) ? (uint32_t)q[i] : 0xffffffffu;
+        for (int k = 0; k < w; k++) b[(size_t)w * i + k] = (uint8_t)(t >> (8 * (w - 1 - k)));
     }
     return b;
 }
@@ -248,13 +265,13 @@ uint64_t suffix_index_range(const SuffixIndex *ix, const int32_t *q, size_t m, u
     *hi = ix->n;
     if (m == 0) return ix->n;
     for (size_t i = 0; i < m; i++) {
-        if (q[i] < 0 || q[i] > 0xffff) { /* no such token in a uint16 stream */
+        if (!in_stream(ix, q[i])) { /* no such token in the stream */
             *hi = 0;
             return 0;
         }
     }
-    uint8_t *qb = query_bytes(q, m);
-    narrow(ix, qb, 2 * m, lo, hi);
+    uint8_t *qb = query_bytes(ix, q, m);
+    narrow(ix, qb, (size_t)ix->token_bytes * m, lo, hi);
     free(qb);
     return *hi - *lo;
 }
@@ -263,15 +280,16 @@ uint64_t suffix_index_longest(const SuffixIndex *ix, const int32_t *q, size_t m,
     *start = 0;
     *len = 0;
     uint64_t best_count = 0;
-    uint8_t *qb = query_bytes(q, m);
+    uint8_t *qb = query_bytes(ix, q, m);
+    size_t w = (size_t)ix->token_bytes;
     for (size_t s = 0; s < m && m - s > *len; s++) {
         uint64_t lo = 0, hi = ix->n;
         size_t j = s;
         /* Extend while the longer prefix still occurs: each step narrows
          * the range of the one before. */
-        while (j < m && q[j] >= 0 && q[j] <= 0xffff) {
+        while (j < m && in_stream(ix, q[j])) {
             uint64_t a = lo, b = hi;
-            narrow(ix, qb + 2 * s, 2 * (j + 1 - s), &a, &b);
+            narrow(ix, qb + w * s, w * (j + 1 - s), &a, &b);
             if (a == b) break;
             lo = a, hi = b;
             j++;

@@ -4,15 +4,16 @@
  * by binary search in O(m log n).
  *
  * Files in DIR (the dataset's audit_index/):
- *   tokens.bin   the stream as big-endian uint16, so that byte order is
- *                token order (the suffix array sorts tokens, not bytes)
+ *   tokens.bin   the stream as big-endian uint16 (uint32 when the shards
+ *                hold uint32 tokens), so that byte order is token order
+ *                (the suffix array sorts tokens, not bytes)
  *   sa.bin       positions (in tokens) of the suffixes in sorted order,
  *                uint32 (uint64 when the stream has 2^32 tokens or more)
- *   index.json   format, token count, position width, and the shards with
+ *   index.json   format, token count, token and position widths, and the shards with
  *                their sha256 and first token in the stream
- * The suffix array comes from libdivsufsort over the byte stream (2 bytes
- * per token); the odd byte positions are then dropped, which leaves the
- * token-aligned suffixes in their sorted order. */
+ * The suffix array comes from libdivsufsort over the byte stream (2 or 4
+ * bytes per token); the positions inside a token are then dropped, which
+ * leaves the token-aligned suffixes in their sorted order. */
 #ifndef CHIRP_AUDIT_SUFFIX_INDEX_H
 #define CHIRP_AUDIT_SUFFIX_INDEX_H
 
@@ -27,7 +28,8 @@ typedef struct IndexShard {
 
 typedef struct SuffixIndex {
     uint64_t n;              /* tokens */
-    const uint8_t *text;     /* 2n bytes, big-endian tokens (mapped) */
+    const uint8_t *text;     /* token_bytes * n bytes, big-endian tokens (mapped) */
+    int token_bytes;         /* 2 or 4 */
     const void *sa;          /* n positions (mapped) */
     int wide;                /* positions are uint64 */
     IndexShard *shards;
@@ -61,7 +63,9 @@ uint64_t suffix_index_longest(const SuffixIndex *ix, const int32_t *q, size_t m,
 
 /* The token at stream position p. */
 static inline int32_t suffix_index_token(const SuffixIndex *ix, uint64_t p) {
-    return (int32_t)(((uint32_t)ix->text[2 * p] << 8) | ix->text[2 * p + 1]);
+    const uint8_t *t = ix->text + (uint64_t)ix->token_bytes * p;
+    if (ix->token_bytes == 2) return (int32_t)(((uint32_t)t[0] << 8) | t[1]);
+    return (int32_t)(((uint32_t)t[0] << 24) | ((uint32_t)t[1] << 16) | ((uint32_t)t[2] << 8) | t[3]);
 }
 
 #endif

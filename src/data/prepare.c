@@ -1,13 +1,21 @@
 /* prepare.c: see prepare.h. Posts are read in batches by id, encoded in
  * parallel (the tokenizer is read-only and thread-safe), then written in
- * order, so the output does not depend on the thread count. */
+ * order, so the output does not depend on the thread count.
+ *
+ * The new shards and the catalog's manifest change together (shard_set.h):
+ * shards are written as .next files, the manifest that names them commits
+ * with a pending-switch mark, the .next files replace the old shards, and
+ * the mark is cleared. A run that finds the mark finishes that switch
+ * first; one that finds .next files without it removes them. */
 #include "data/prepare.h"
 
 #include "data/provenance.h"
 
 #include "data/catalog.h"
+#include "data/shard_set.h"
 #include "data/shards.h"
 #include "text/bpe_train.h"
+#include "util/crashpoint.h"
 #include "util/error.h"
 #include "util/file.h"
 #include "util/progress.h"
@@ -38,16 +46,36 @@ static long encode(const Tokenizer *tok, Item *it) {
     return it->n;
 }
 
-/* Removes DIR/{split}_NNN.bin for NNN >= keep. */
-static void remove_stale(const char *dir, const char *split, int keep) {
-    for (int i = keep; i < 100000; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "%s_%03d.bin", split, i);
-        char *path = path_join(dir, name);
-        int gone = unlink(path) != 0;
-        free(path);
-        if (gone) break;
+/* A random id for this run's shards, so that shards of two runs can be
+ * told apart in one folder. */
+static uint64_t new_generation(void) {
+    uint64_t g = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&g, sizeof g, 1, f) != 1) g = (uint64_t)time_now() * 1000003u ^ (uint64_t)getpid();
+    if (f) fclose(f);
+    return g ? g : 1;
+}
+
+/* The switch an interrupted run left (meta shards_pending = "GEN TRAIN
+ * VAL"), finished; or the .next files of one that did not commit, removed. */
+static int finish_interrupted(sqlite3 *db, const char *dataset, const char *out) {
+    char *pending = catalog_get_meta(db, "shards_pending");
+    char *dir = catalog_get_meta(db, "data_dir");
+    unsigned long long gen;
+    int ntrain, nval, rc = 0;
+    if (pending && *pending && dir && sscanf(pending, "%llx %d %d", &gen, &ntrain, &nval) == 3) {
+        fprintf(stderr, "prepare: finishing the shard switch an interrupted run left in %s\n", dir);
+        rc = shard_set_switch(dir, "train", ntrain, gen);
+        if (rc == 0) rc = shard_set_switch(dir, "val", nval, gen);
+        if (rc == 0) rc = provenance_write(db, dataset, dir);
+        if (rc == 0) rc = catalog_set_meta(db, "shards_pending", "");
+    } else {
+        if (dir) shard_set_discard_next(dir);
     }
+    shard_set_discard_next(out);
+    free(pending);
+    free(dir);
+    return rc;
 }
 
 int prepare_run(const PrepareOptions *opt, const Tokenizer *tok, PrepareStats *stats) {
@@ -55,19 +83,23 @@ int prepare_run(const PrepareOptions *opt, const Tokenizer *tok, PrepareStats *s
     double t0 = time_now();
     int32_t eot = tokenizer_eot_id(tok);
     if (eot < 0) return chirp_fail("the tokenizer has no <|endoftext|> token");
-    if (tokenizer_vocab_size(tok) > 65536)
-        return chirp_fail("a vocabulary of %d ids does not fit uint16 shards", tokenizer_vocab_size(tok));
+    int token_bytes = shard_token_bytes_for_vocab(tokenizer_vocab_size(tok));
+    uint64_t generation = new_generation();
     if (dir_create(opt->out) != 0) return -1;
     sqlite3 *db = catalog_open(opt->dataset, true);
     if (!db) return -1;
+    if (finish_interrupted(db, opt->dataset, opt->out) != 0) {
+        sqlite3_close(db);
+        return -1;
+    }
     long long total = catalog_count(db, "SELECT count(*) FROM posts WHERE decision = 'kept'");
     sqlite3_stmt *sel = catalog_prepare(db,
                                         "SELECT id, split, text FROM posts WHERE decision = 'kept' AND id > ?"
                                         " ORDER BY id LIMIT " "4096");
     ShardWriter w[2];
     uint64_t shard_tokens = opt->shard_tokens ? opt->shard_tokens : 100000000ULL;
-    shard_writer_init(&w[0], opt->out, "train", shard_tokens);
-    shard_writer_init(&w[1], opt->out, "val", shard_tokens);
+    shard_writer_init(&w[0], opt->out, "train", shard_tokens, token_bytes, generation, SHARD_NEXT_SUFFIX);
+    shard_writer_init(&w[1], opt->out, "val", shard_tokens, token_bytes, generation, SHARD_NEXT_SUFFIX);
     /* The manifest for all posts, applied after the shards are complete. */
     typedef struct Loc { long long id; int val, shard; uint64_t offset; long n; } Loc;
     Loc *locs = xmalloc(sizeof(Loc) * (size_t)(total > 0 ? total : 1));
@@ -126,11 +158,10 @@ int prepare_run(const PrepareOptions *opt, const Tokenizer *tok, PrepareStats *s
         shard_writer_abort(&w[0]);
         shard_writer_abort(&w[1]);
     }
-    if (rc == 0) {
-        remove_stale(opt->out, "train", stats->train_shards);
-        remove_stale(opt->out, "val", stats->val_shards);
-    }
-    /* The manifest, in one transaction. */
+    if (rc != 0) shard_set_discard_next(opt->out);
+    crashpoint("prepare:shards-written");
+    /* The manifest, in one transaction, marked pending until the new
+     * shards replace the old. */
     sqlite3_stmt *up = NULL;
     if (rc == 0 && catalog_exec(db, "BEGIN; UPDATE posts SET shard = NULL, token_offset = NULL, token_count = NULL"
                                     " WHERE shard IS NOT NULL;") != 0)
@@ -158,12 +189,30 @@ int prepare_run(const PrepareOptions *opt, const Tokenizer *tok, PrepareStats *s
         rc |= catalog_set_meta(db, "shard_tokens", num);
         snprintf(num, sizeof num, "%d", tokenizer_vocab_size(tok));
         rc |= catalog_set_meta(db, "vocab_size", num);
+        char pending[96];
+        snprintf(pending, sizeof pending, "%llx %d %d", (unsigned long long)generation, stats->train_shards,
+                 stats->val_shards);
+        rc |= catalog_set_meta(db, "shards_pending", pending);
+        snprintf(num, sizeof num, "%d", 8 * token_bytes);
+        rc |= catalog_set_meta(db, "token_bits", num);
         free(abs_out);
         free(abs_tok);
         if (rc == 0) rc = catalog_exec(db, "COMMIT");
+        if (rc != 0) {
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            shard_set_discard_next(opt->out);
+        }
+        crashpoint("prepare:manifest-committed");
+        if (rc == 0) rc = shard_set_switch(opt->out, "train", stats->train_shards, generation);
+        if (rc == 0) rc = shard_set_switch(opt->out, "val", stats->val_shards, generation);
+        crashpoint("prepare:switched");
         if (rc == 0) rc = provenance_write(db, opt->dataset, opt->out);
+        crashpoint("prepare:provenance-written");
+        if (rc == 0) rc = catalog_set_meta(db, "shards_pending", "");
+    } else {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        shard_set_discard_next(opt->out);
     }
-    if (rc != 0) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(db);
     free(locs);
     stats->seconds = time_now() - t0;

@@ -1,7 +1,10 @@
 /* dataloader.h: batches from llm.c-format token shards.
  *
- * Shards (256 x int32 header: magic 20240520, version 1, token count; then
- * uint16 tokens) are concatenated in the given order into one stream.
+ * Shards (util/token_shard.h: uint16 tokens, or uint32 for vocabularies
+ * over 65,536; a stream may mix the two) are concatenated in the given
+ * order into one stream. Shards of one folder written by two different
+ * chirp prepare runs are refused: that is what an interrupted prepare
+ * would leave.
  * Sequential mode: batch i reads tokens [c, c + B*T + 1) with
  * c = (i mod P) * B*T, where P = floor((total - 1) / (B*T)) is the number
  * of whole windows; this is exactly "advance by B*T, wrap to 0 when fewer
@@ -19,6 +22,8 @@ typedef struct DataShard {
     char *path;
     int fd;
     size_t count;  /* tokens */
+    int token_bytes;       /* 2 or 4 */
+    uint64_t generation;   /* chirp prepare's run id, 0 if unknown */
     size_t start;  /* offset of its first token in the stream */
 } DataShard;
 
@@ -33,7 +38,7 @@ typedef struct DataLoader {
     long long batches;  /* batches drawn so far (the position) */
     size_t *perm;       /* shuffle order of the current pass */
     long long perm_pass;
-    uint16_t *raw;      /* B*T+1 tokens */
+    uint32_t *raw;      /* B*T+1 tokens */
     int32_t *inputs, *targets;  /* [B*T] */
 } DataLoader;
 
@@ -49,7 +54,7 @@ int dataloader_next(DataLoader *dl);
 
 /* Reads stream tokens [pos, pos+n) into out, across shard boundaries,
  * with the vocabulary check. */
-int dataloader_read(DataLoader *dl, size_t pos, size_t n, uint16_t *out);
+int dataloader_read(DataLoader *dl, size_t pos, size_t n, uint32_t *out);
 
 /* Back to a given position (number of batches drawn). */
 void dataloader_seek(DataLoader *dl, long long batches);

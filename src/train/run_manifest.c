@@ -93,16 +93,26 @@ char *train_manifest(const TrainOptions *o, const Gpt2Model *m, long long step, 
     return s;
 }
 
+/* hash64 of tokens as the shard stores them (so a uint16 shard's hash
+ * stays what it was before uint32 shards existed). */
+static uint64_t hash_tokens(const uint32_t *tok, size_t n, int token_bytes, uint64_t seed) {
+    if (token_bytes == 4) return hash64(tok, n * 4, seed);
+    uint16_t narrow[4096];
+    for (size_t i = 0; i < n; i++) narrow[i] = (uint16_t)tok[i];
+    return hash64(narrow, n * 2, seed);
+}
+
 /* A shard set's identity: each shard's name and size, and a hash of its
  * first and last 4096 tokens (cheap, and enough to tell files apart). */
 static void shards_lines(Buf *b, const char *what, DataLoader *dl) {
-    uint16_t tok[4096];
+    uint32_t tok[4096];
     for (int i = 0; i < dl->nshards; i++) {
         const DataShard *sh = &dl->shards[i];
         size_t n = sh->count < 4096 ? sh->count : 4096;
         uint64_t h = 0;
-        if (n > 0 && dataloader_read(dl, sh->start, n, tok) == 0) h = hash64(tok, n * 2, 1);
-        if (n > 0 && dataloader_read(dl, sh->start + sh->count - n, n, tok) == 0) h = hash64(tok, n * 2, h);
+        if (n > 0 && dataloader_read(dl, sh->start, n, tok) == 0) h = hash_tokens(tok, n, sh->token_bytes, 1);
+        if (n > 0 && dataloader_read(dl, sh->start + sh->count - n, n, tok) == 0)
+            h = hash_tokens(tok, n, sh->token_bytes, h);
         const char *slash = strrchr(sh->path, '/');
         buf_printf(b, "%s shard %d=%s %zu tokens %016llx\n", what, i, slash ? slash + 1 : sh->path, sh->count,
              (unsigned long long)h);

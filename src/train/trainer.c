@@ -563,7 +563,7 @@ int eval_dataset(const Gpt2Model *m, const char *pattern, int B, int T, double *
     size_t predict = dl.total - 1; /* every token but the first is a target */
     size_t bt = (size_t)B * T;
     int32_t *in = xmalloc(bt * sizeof(int32_t)), *tg = xmalloc(bt * sizeof(int32_t));
-    uint16_t *raw = xmalloc(((size_t)T + 1) * sizeof(uint16_t));
+    uint32_t *raw = xmalloc(((size_t)T + 1) * sizeof(uint32_t));
     int rc = 0;
     double sum = 0;
     long long n = 0;
@@ -581,8 +581,8 @@ int eval_dataset(const Gpt2Model *m, const char *pattern, int B, int T, double *
             size_t len = predict - s < (size_t)T ? predict - s : (size_t)T;
             rc = dataloader_read(&dl, s, len + 1, raw);
             for (size_t i = 0; rc == 0 && i < len; i++) {
-                in[(size_t)b * T + i] = raw[i];
-                tg[(size_t)b * T + i] = raw[i + 1];
+                in[(size_t)b * T + i] = (int32_t)raw[i];
+                tg[(size_t)b * T + i] = (int32_t)raw[i + 1];
                 cnt++;
             }
         }
