@@ -8,6 +8,7 @@
  * other tensor (wpe, LayerNorms, biases) stays F32 under its HF name. */
 #include "infer/infer.h"
 
+#include "model/llmc.h"
 #include "model/safetensors.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -112,8 +113,9 @@ static int load_int8(InferModel *im, const char *dir) {
 
 int infer_model_load(InferModel *im, const char *dir, InferQuant quant) {
     memset(im, 0, sizeof *im);
-    if (!path_is_dir(dir)) return chirp_fail("%s: not a model directory", dir);
-    if (infer_dir_is_int8(dir)) {
+    if (!path_is_dir(dir) && !llmc_is_file(dir))
+        return chirp_fail("%s: not a model directory (or an llm.c model file)", dir);
+    if (path_is_dir(dir) && infer_dir_is_int8(dir)) {
         if (quant == INFER_F32)
             return chirp_fail("%s: this model is int8 (written by chirp quantize); run it with --quant int8", dir);
         return load_int8(im, dir);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/llmc.h"
 #include "model/rng.h"
 #include "model/safetensors.h"
 #include "util/error.h"
@@ -114,7 +115,7 @@ int gpt2_config_check(const Gpt2Config *c) {
     return 0;
 }
 
-static int alloc_model(Gpt2Model *m, const Gpt2Config *cfg) {
+int gpt2_alloc(Gpt2Model *m, const Gpt2Config *cfg) {
     if (gpt2_config_check(cfg) != 0) return -1;
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
@@ -219,6 +220,7 @@ static const StTensor *find_tensor(const StFile *f, const char *name) {
 
 int gpt2_load(Gpt2Model *m, const char *dir) {
     memset(m, 0, sizeof *m);
+    if (!path_is_dir(dir) && llmc_is_file(dir)) return llmc_load(m, dir);
     char *cpath = path_join(dir, "config.json");
     Gpt2Config cfg;
     int rc = gpt2_config_load(&cfg, cpath);
@@ -230,7 +232,7 @@ int gpt2_load(Gpt2Model *m, const char *dir) {
         free(wpath);
         return -1;
     }
-    if (alloc_model(m, &cfg) != 0) {
+    if (gpt2_alloc(m, &cfg) != 0) {
         st_close(&f);
         free(wpath);
         return -1;
@@ -289,7 +291,7 @@ int gpt2_save(const Gpt2Model *m, const char *dir) {
 }
 
 int gpt2_init_random(Gpt2Model *m, const Gpt2Config *cfg, unsigned long long seed) {
-    if (alloc_model(m, cfg) != 0) return -1;
+    if (gpt2_alloc(m, cfg) != 0) return -1;
     float proj_std = 0.02f / sqrtf(2.0f * (float)cfg->n_layer);
     int n = gpt2_tensor_count(cfg);
     for (int i = 0; i < n; i++) {

@@ -62,8 +62,12 @@ typedef struct Gpt2Model {
 
 /* Loads a Hugging Face GPT-2 model directory (config.json +
  * model.safetensors; names with or without "transformer.", attn.bias
- * buffers ignored). Returns 0, or -1 with the error set. */
+ * buffers ignored), or an llm.c model file such as gpt2_124M.bin
+ * (model/llmc.h). Returns 0, or -1 with the error set. */
 int gpt2_load(Gpt2Model *m, const char *dir);
+
+/* Allocates a zeroed model of cfg (checked). */
+int gpt2_alloc(Gpt2Model *m, const Gpt2Config *cfg);
 
 /* Writes config.json and model.safetensors into dir (atomically). */
 int gpt2_save(const Gpt2Model *m, const char *dir);
