@@ -277,6 +277,66 @@ static void test_cli_usage_and_stats(void **state) {
     free(out);
 }
 
+/* A folder that is not an X archive: its files in sorted order, the rest
+ * skipped with reasons; the Trump archive folder as shipped. */
+static void test_input_folders(void **state) {
+    (void)state;
+    const char *dir = test_tmpdir();
+    char sub[600], args[8192], *msg = NULL;
+    snprintf(sub, sizeof sub, "%s/in", dir);
+    assert_int_equal(dir_create(sub), 0);
+    free(write_tmp(sub, "b.csv", "tweet_id,author_id,text\n3,1,Third post from b\n4,1,Fourth post from b\n"));
+    free(write_tmp(sub, "a.csv", "tweet_id,author_id,text\n1,1,First post from a\n2,1,Second post from a\n"));
+    free(write_tmp(sub, "c.jsonl", "{\"id\": \"5\", \"text\": \"Fifth post from c\"}\n"));
+    free(write_tmp(sub, "users.csv", "user_id,name\n1,ann\n"));
+    free(write_tmp(sub, "notes.md", "# notes, not posts\n"));
+    free(write_tmp(sub, ".hidden.csv", "tweet_id,text\n9,hidden post\n"));
+    char *bin = path_join(sub, "blob.dat");
+    assert_int_equal(file_write_atomic(bin, "ab\0cd", 5), 0);
+    free(bin);
+    char nested[700];
+    snprintf(nested, sizeof nested, "%s/nested", sub);
+    assert_int_equal(dir_create(nested), 0);
+    snprintf(args, sizeof args, "ingest --input %s --out %s/ds", sub, dir);
+    assert_int_equal(run_chirp(args, &msg), 0);
+    const char *reasons[] = {"blob.dat: binary", "nested: a folder", "notes.md: format not recognised",
+                             "users.csv: line 1: no column 'text'", "from 3 file(s)", "skipped 5 folder entries"};
+    for (size_t i = 0; i < sizeof reasons / sizeof *reasons; i++)
+        if (!strstr(msg, reasons[i])) fail_msg("no '%s' in:\n%s", reasons[i], msg);
+    assert_non_null(strstr(msg, ".hidden.csv: hidden"));
+    free(msg);
+    char *ds = path_join(dir, "ds");
+    sqlite3 *db = catalog_open(ds, false);
+    assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE decision = 'kept'"), 5);
+    /* Sorted order: a.csv, b.csv, c.jsonl are sources 1, 2, 3. */
+    assert_int_equal(q(db, "SELECT count(*) FROM sources WHERE id = 1 AND path LIKE '%/a.csv'"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM sources WHERE id = 3 AND path LIKE '%/c.jsonl' AND format = 'jsonl'"), 1);
+    assert_int_equal(q(db, "SELECT source_id FROM posts WHERE post_id = '3'"), 2);
+    sqlite3_close(db);
+    free(ds);
+    /* A folder with nothing to read is an error that says so. */
+    snprintf(args, sizeof args, "ingest --input %s --out %s/ds2", nested, dir);
+    assert_int_equal(run_chirp(args, &msg), 1);
+    assert_non_null(strstr(msg, "no file in this folder has a format chirp reads"));
+    free(msg);
+
+    const char *trump = testdata_path("tweets-trump");
+    if (!trump) return;
+    snprintf(args, sizeof args, "ingest --input %s --out %s/trump", trump, dir);
+    assert_int_equal(run_chirp(args, &msg), 0);
+    assert_non_null(strstr(msg, "README.md: format not recognised"));
+    assert_non_null(strstr(msg, "from 5 file(s)"));
+    free(msg);
+    char *tds = path_join(dir, "trump");
+    db = catalog_open(tds, false);
+    assert_int_equal(q(db, "SELECT count(*) FROM sources WHERE format = 'trump-archive'"), 5);
+    assert_int_equal(q(db, "SELECT count(*) FROM sources WHERE id = 1 AND path LIKE '%condensed_2014.json'"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM sources WHERE id = 5 AND path LIKE '%condensed_2018.json'"), 1);
+    assert_true(q(db, "SELECT count(*) FROM posts") > 20000);
+    sqlite3_close(db);
+    free(tds);
+}
+
 static void test_musk_conversations(void **state) {
     (void)state;
     const char *csv = testdata_path("tweets-musk/Tweet.csv");
@@ -347,6 +407,7 @@ int main(void) {
         cmocka_unit_test(test_killed_ingest),
         cmocka_unit_test(test_cli_usage_and_stats),
         cmocka_unit_test(test_musk_conversations),
+        cmocka_unit_test(test_input_folders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
  * are removed and the dataset is left exactly as it was. */
 #include "data/ingest.h"
 
+#include "data/input_folder.h"
+
 #include "data/catalog.h"
 #include "data/dedup.h"
 #include "data/optout.h"
@@ -84,6 +86,7 @@ typedef struct Writer {
 
 typedef struct Ingest {
     const IngestOptions *opt;
+    InputList inputs;     /* opt->inputs with plain folders expanded */
     IngestStats *stats;
     sqlite3 *db;
     sqlite3_stmt *insert;
@@ -316,7 +319,7 @@ static int write_sources(Ingest *g) {
     int rc = 0;
     for (long i = 0; i < g->sources && rc == 0; i++) {
         sqlite3_bind_int64(st, 1, i + 1);
-        sqlite3_bind_text(st, 2, g->opt->inputs[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, g->inputs.paths[i], -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, g->source_format[i], -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, g->source_records[i]);
         if (sqlite3_step(st) != SQLITE_DONE) rc = catalog_fail(g->db, "catalog sources");
@@ -386,10 +389,15 @@ int ingest_run(const IngestOptions *opt, IngestStats *stats) {
     if (dir_create(opt->out) != 0) return -1;
     remove_stale_temps(opt->out);
     Ingest g = {.opt = opt, .stats = stats};
+    if (input_list_expand(&g.inputs, opt->inputs, opt->ninputs, opt->format, &opt->reader) != 0) return -1;
+    for (int i = 0; i < g.inputs.nskipped; i++) fprintf(stderr, "ingest: skipped %s\n", g.inputs.skipped[i]);
+    stats->files = g.inputs.count;
+    stats->files_skipped = g.inputs.nskipped;
     g.optout = optout_new();
     for (int i = 0; i < opt->noptout; i++)
         if (optout_load(g.optout, opt->optout_files[i]) != 0) {
             optout_free(g.optout);
+            input_list_free(&g.inputs);
             return -1;
         }
     char *final_path = path_join(opt->out, CATALOG_FILE);
@@ -410,7 +418,7 @@ int ingest_run(const IngestOptions *opt, IngestStats *stats) {
     if (writer_start(&g.w, g.db, g.insert) != 0) goto done;
     progress_init(&g.progress, "ingest", "posts", 0);
     int failed = 0;
-    for (int i = 0; i < opt->ninputs && !failed; i++) failed = ingest_source(&g, opt->inputs[i]) != 0;
+    for (int i = 0; i < g.inputs.count && !failed; i++) failed = ingest_source(&g, g.inputs.paths[i]) != 0;
     /* Stop the writer either way; keep the first error. */
     if (failed) {
         char msg[1024];
@@ -466,6 +474,7 @@ done:
     buf_free(&g.scratch);
     free(g.source_format);
     free(g.source_records);
+    input_list_free(&g.inputs);
     free(tmp_path);
     free(final_path);
     stats->seconds = time_now() - t0;

@@ -48,6 +48,7 @@ typedef struct IngestOptions {
 void ingest_options_init(IngestOptions *o);
 
 typedef struct IngestStats {
+    int files, files_skipped;      /* inputs read (folders expanded), folder entries skipped */
     long posts;
     long decisions[DECISION_COUNT];
     long train, val;
