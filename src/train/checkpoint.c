@@ -32,6 +32,28 @@ int dir_remove_tree(const char *path) {
     return rc ? -1 : 0;
 }
 
+/* Takes RUN_DIR/name out of view in one rename (to .name.old), then
+ * deletes it: a kill during the deletion leaves a hidden .old folder
+ * (removed by the next call or checkpoint_prune), never a step_N with
+ * some of its files missing. */
+static int retire_dir(const char *run_dir, const char *name) {
+    char *p = path_join(run_dir, name);
+    if (!path_exists(p)) {
+        free(p);
+        return 0;
+    }
+    size_t n = strlen(run_dir) + strlen(name) + 8;
+    char *old = xmalloc(n);
+    snprintf(old, n, "%s/.%s.old", run_dir, name);
+    int rc = dir_remove_tree(old);
+    if (rc == 0 && rename(p, old) != 0) rc = chirp_fail_errno("rename %s -> %s", p, old);
+    if (rc == 0) rc = dir_sync(run_dir);
+    if (rc == 0) rc = dir_remove_tree(old);
+    free(old);
+    free(p);
+    return rc;
+}
+
 int checkpoint_write(const char *run_dir, long long step, const Gpt2Model *m, const AdamW *opt,
                      const char *manifest_json, const char *tokenizer_path) {
     char name[64], tmpname[64];
@@ -67,7 +89,7 @@ int checkpoint_write(const char *run_dir, long long step, const Gpt2Model *m, co
     p = path_join(tmp, "chirp.json");
     if (file_write_atomic(p, manifest_json, strlen(manifest_json)) != 0) goto out;
     if (dir_sync(tmp) != 0) goto out;
-    if (dir_remove_tree(final_dir) != 0) goto out;
+    if (retire_dir(run_dir, name) != 0) goto out;
     if (rename(tmp, final_dir) != 0) {
         chirp_fail_errno("rename %s -> %s", tmp, final_dir);
         goto out;
@@ -149,20 +171,38 @@ int checkpoint_load_optimizer(const char *ckpt_dir, AdamW *opt) {
     return rc;
 }
 
+/* Removes what killed runs leave: .step_N.old folders (a deletion cut
+ * short) and step_N folders without chirp.json (from versions that
+ * deleted in place). .step_N.tmp folders are left to the writer of step N,
+ * which clears its own before starting. */
+static int remove_leftovers(const char *run_dir) {
+    DIR *d = opendir(run_dir);
+    if (!d) return 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        char *p = path_join(run_dir, e->d_name);
+        char *c = path_join(p, "chirp.json");
+        if (strncmp(e->d_name, ".step_", 6) == 0 && n > 4 && strcmp(e->d_name + n - 4, ".old") == 0)
+            rc |= dir_remove_tree(p);
+        else if (step_of(e->d_name) >= 0 && !path_exists(c))
+            rc |= retire_dir(run_dir, e->d_name);
+        free(c);
+        free(p);
+    }
+    closedir(d);
+    return rc ? -1 : 0;
+}
+
 int checkpoint_prune(const char *run_dir, int keep) {
+    int rc = remove_leftovers(run_dir);
     long long *steps;
     int n = list_steps(run_dir, &steps);
-    int rc = 0;
     for (int i = 0; i + keep < n; i++) {
         char name[64];
         snprintf(name, sizeof name, "step_%lld", steps[i]);
-        char *p = path_join(run_dir, name);
-        /* remove chirp.json first so a half-deleted dir never looks complete */
-        char *c = path_join(p, "chirp.json");
-        unlink(c);
-        free(c);
-        if (dir_remove_tree(p) != 0) rc = -1;
-        free(p);
+        if (retire_dir(run_dir, name) != 0) rc = -1;
     }
     free(steps);
     return rc;

@@ -6,7 +6,9 @@
  * and optimizer.safetensors (AdamW exp_avg and exp_avg_sq, flat, in
  * parameter order). It is written as RUN_DIR/.step_N.tmp, every file
  * fsynced, then renamed into place and the run directory fsynced, so a
- * crash leaves either no step_N or a complete one. */
+ * crash leaves either no step_N or a complete one. Deleting works the
+ * other way round: one rename to .step_N.old, then the files, so a kill
+ * while pruning leaves no half-deleted step_N either. */
 #ifndef CHIRP_TRAIN_CHECKPOINT_H
 #define CHIRP_TRAIN_CHECKPOINT_H
 
@@ -27,7 +29,8 @@ long long checkpoint_latest(const char *run_dir);
  * takes an optimizer of the whole range. */
 int checkpoint_load_optimizer(const char *ckpt_dir, AdamW *opt);
 
-/* Deletes all but the newest `keep` step_N directories (keep > 0). */
+/* Deletes all but the newest `keep` step_N directories (keep > 0), and
+ * what interrupted deletions left behind. */
 int checkpoint_prune(const char *run_dir, int keep);
 
 /* Removes a directory tree (used for stale temp dirs and pruning). */
