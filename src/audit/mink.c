@@ -1,6 +1,8 @@
 /* mink.c: Min-K%++ and ROC figures (see mink.h). */
 #include "audit/mink.h"
 
+#include "infer/sampler.h"
+
 #include "util/error.h"
 
 #include <math.h>
@@ -13,16 +15,11 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 double mink_pp_score(const float *logits, const int32_t *tokens, int n, int V, double k) {
-    if (n < 2) return 0;
+    if (n < 2 || V < 1) return 0;
     double *s = xmalloc((size_t)n * sizeof(double));
     for (int t = 0; t + 1 < n; t++) {
         const float *z = logits + (size_t)t * V;
-        float mx = -INFINITY;
-        for (int i = 0; i < V; i++)
-            if (z[i] > mx) mx = z[i];
-        double sum = 0;
-        for (int i = 0; i < V; i++) sum += exp((double)z[i] - mx);
-        double lse = mx + log(sum), mu = 0, m2 = 0;
+        double lse = log_sum_exp(z, V), mu = 0, m2 = 0;
         for (int i = 0; i < V; i++) {
             double lp = (double)z[i] - lse, p = exp(lp);
             mu += p * lp;

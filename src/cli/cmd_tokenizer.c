@@ -155,6 +155,7 @@ static int write_ids(FILE *f, const int32_t *ids, long n, const char *sep) {
         }
         p = put_id(p, ids[i]);
     }
+    if (p == buf) return 0;
     return fwrite(buf, 1, (size_t)(p - buf), f) == (size_t)(p - buf) ? 0 : -1;
 }
 

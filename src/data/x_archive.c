@@ -72,10 +72,12 @@ static void read_account(XReader *r, const char *folder) {
     int rc;
     if (r->zip) {
         rc = open_member(r, &in, "data/account.js", "account.js");
-    } else {
+    } else if (folder) {
         char *p = path_join(folder, "account.js");
         rc = path_exists(p) ? input_open_file(&in, p) : 1;
         free(p);
+    } else {
+        rc = 1;
     }
     if (rc != 0) {
         chirp_error_clear();

@@ -175,3 +175,15 @@ int32_t sampler_sample(Sampler *s, const float *logits) {
     }
     return cd[n - 1].id;  /* rounding left r at the very top */
 }
+
+double log_sum_exp(const float *z, int V) {
+    if (V < 1) return -INFINITY;
+    float mx = z[0];
+    for (int i = 1; i < V; i++)
+        if (z[i] > mx) mx = z[i];
+    double sum = 0;
+    for (int i = 0; i < V; i++) sum += exp((double)z[i] - mx);
+    /* sum >= 1 (the max term is exp(0)); cppcheck cannot see that V >= 1 here */
+    // cppcheck-suppress invalidFunctionArg
+    return mx + log(sum);
+}

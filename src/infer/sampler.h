@@ -45,4 +45,8 @@ void sampler_observe(Sampler *s, int32_t token);
 /* Picks the next token. logits is not modified. */
 int32_t sampler_sample(Sampler *s, const float *logits);
 
+/* log(sum_i exp(z[i])) over V logits, computed stably (max first); the
+ * log-probability of token t is z[t] minus this. -INFINITY when V < 1. */
+double log_sum_exp(const float *z, int V);
+
 #endif

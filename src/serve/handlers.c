@@ -86,7 +86,9 @@ char *build_info_json(const Server *s) {
                 json_t *shards = json_array();
                 size_t i;
                 json_t *sh;
-                json_array_foreach(train, i, sh) json_array_append(shards, json_object_get(sh, "path"));
+                json_array_foreach(train, i, sh) {
+                    json_array_append(shards, json_object_get(sh, "path"));
+                }
                 json_object_set_new(t, "train_shards", shards);
             }
             json_t *prov = json_object_get(data, "provenance");

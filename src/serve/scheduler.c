@@ -12,6 +12,7 @@
 #include "serve/scheduler.h"
 
 #include "infer/generate.h"
+#include "infer/sampler.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/timer.h"
@@ -196,12 +197,7 @@ static void admit_queued(Scheduler *s) {
 /* ---- sampling ---- */
 
 static void push_logprob(Slot *sl, const float *logits, int V, int32_t token, int top) {
-    float mx = -INFINITY;
-    for (int i = 0; i < V; i++)
-        if (logits[i] > mx) mx = logits[i];
-    double sum = 0;
-    for (int i = 0; i < V; i++) sum += exp((double)(logits[i] - mx));
-    float lse = mx + (float)log(sum);
+    float lse = (float)log_sum_exp(logits, V);
     if (sl->n_lps == sl->cap_lps) {
         sl->cap_lps = sl->cap_lps ? sl->cap_lps * 2 : 8;
         sl->lps = xrealloc(sl->lps, (size_t)sl->cap_lps * sizeof *sl->lps);

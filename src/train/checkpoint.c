@@ -162,8 +162,8 @@ int checkpoint_load_optimizer(const char *ckpt_dir, AdamW *opt) {
         } else {
             /* The optimizer's slice [lo, hi): all of it, or a ZeRO-1 shard. */
             size_t n = opt->hi - opt->lo;
-            memcpy(opt->m, (const float *)m->data + opt->lo, n * sizeof(float));
-            memcpy(opt->v, (const float *)v->data + opt->lo, n * sizeof(float));
+            memcpy(opt->m, m->data + opt->lo * sizeof(float), n * sizeof(float));
+            memcpy(opt->v, v->data + opt->lo * sizeof(float), n * sizeof(float));
         }
         st_close(&f);
     }
