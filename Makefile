@@ -53,7 +53,7 @@ else
   CHIRP_BIN := $(OUT)/chirp
 endif
 
-.PHONY: all setup test tests demo fuzz fuzz-build bench clean
+.PHONY: all setup test tests demo fuzz fuzz-build bench clean format format-check cppcheck
 all: $(CHIRP_BIN)
 
 setup:
@@ -88,8 +88,23 @@ $(OUT)/bench/%: bench/%.c $(LIB)
 tests: $(CHIRP_BIN) $(TEST_BIN)
 bench: $(BENCH_BIN)
 
-# The whole suite: release and sanitizer builds, then a short fuzz run.
-test: setup
+# The C files clang-format and cppcheck look after.
+STYLE_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find src tests fuzz bench -name '*.[ch]')
+
+format:
+	@clang-format -i $(STYLE_SRC)
+
+format-check:
+	@clang-format --dry-run -Werror $(STYLE_SRC) && echo "format-check: clean ($(words $(STYLE_SRC)) files)"
+
+# Static analysis of the library and CLI; a finding fails the build.
+cppcheck:
+	@cppcheck --quiet --enable=warning,portability --std=c11 -D_GNU_SOURCE -Isrc --inline-suppr \
+	  --error-exitcode=1 --template='{file}:{line}: {severity}: {message} [{id}]' src && echo "cppcheck: clean (src/)"
+
+# The whole suite: style and static checks, release and sanitizer builds,
+# then a short fuzz run.
+test: setup format-check cppcheck
 	$(MAKE) --no-print-directory tests BUILD=release
 	$(MAKE) --no-print-directory tests BUILD=asan
 	@tests/run.sh

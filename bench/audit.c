@@ -105,11 +105,12 @@ static uint64_t scan_count(const uint16_t *s, uint64_t n, const int32_t *q, size
 }
 
 static const char *WORDS[] = {
-    "the", "a", "and", "of", "to", "in", "is", "you", "that", "it", "for", "on", "was", "with", "this", "be",
-    "great", "today", "rocket", "launch", "people", "love", "thanks", "new", "car", "tesla", "space", "time",
-    "just", "like", "good", "morning", "think", "big", "news", "very", "team", "work", "world", "make", "first",
-    "best", "year", "week", "night", "game", "real", "sure", "maybe", "never", "always", "mars", "moon", "earth",
-    "energy", "solar", "battery", "factory", "software", "update", "model", "data", "truth", "free", "speech"};
+    "the",    "a",       "and",     "of",       "to",     "in",    "is",     "you",    "that",   "it",      "for",
+    "on",     "was",     "with",    "this",     "be",     "great", "today",  "rocket", "launch", "people",  "love",
+    "thanks", "new",     "car",     "tesla",    "space",  "time",  "just",   "like",   "good",   "morning", "think",
+    "big",    "news",    "very",    "team",     "work",   "world", "make",   "first",  "best",   "year",    "week",
+    "night",  "game",    "real",    "sure",     "maybe",  "never", "always", "mars",   "moon",   "earth",   "energy",
+    "solar",  "battery", "factory", "software", "update", "model", "data",   "truth",  "free",   "speech"};
 #define NWORDS (int)(sizeof WORDS / sizeof *WORDS)
 
 /* A post of about `chars` characters: words, then a number that makes it

@@ -97,8 +97,7 @@ int main(void) {
     for (int t = 0; t < (max_threads > 1 ? 2 : 1); t++) {
         openblas_set_num_threads(threads[t]);
         printf("threads %d: sgemm 2048^3 %.1f GFLOP/s | GPT-2 fc 1024x3072x768 %.1f GFLOP/s | read %.1f GB/s\n",
-               threads[t], sgemm_gflops(2048, 2048, 2048), sgemm_gflops(1024, 3072, 768),
-               read_bandwidth(threads[t]));
+               threads[t], sgemm_gflops(2048, 2048, 2048), sgemm_gflops(1024, 3072, 768), read_bandwidth(threads[t]));
     }
     return 0;
 }

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 typedef struct Result {
     double prefill_tps, decode_tps;
 } Result;
@@ -123,7 +122,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench/generate: %s\n", chirp_error());
         return 1;
     }
-    size_t bw_n = (size_t)1 << 28;  /* 1 GiB of floats */
+    size_t bw_n = (size_t)1 << 28; /* 1 GiB of floats */
     float *bw_buf = aligned_alloc(64, bw_n * sizeof(float));
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < bw_n; i++) bw_buf[i] = 1.0f;

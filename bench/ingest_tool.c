@@ -72,15 +72,15 @@ static int gen(long n, const char *out, char **inputs, int ninputs) {
         const char *t = texts[base];
         size_t len = lens[base];
         if (i < count || h % 10 < 3) {
-            buf_push(&b, t, len);                      /* original, or an exact copy */
+            buf_push(&b, t, len); /* original, or an exact copy */
         } else if (h % 10 < 6) {
-            buf_push(&b, t, len);                      /* a near-duplicate edit */
+            buf_push(&b, t, len); /* a near-duplicate edit */
             size_t at = (size_t)(h >> 8) % len;
             if (b.data[at] >= 'a' && b.data[at] <= 'z') b.data[at] = (char)(b.data[at] - 32);
             else if ((unsigned char)b.data[at] < 0x80) b.data[at] = '.';
         } else {
             long other = (long)((h >> 16) % (uint64_t)count);
-            buf_push(&b, t, len / 2);                  /* a new text from two halves */
+            buf_push(&b, t, len / 2); /* a new text from two halves */
             while (b.len > 0 && ((unsigned char)b.data[b.len - 1] & 0xC0) == 0x80) b.len--;
             if (b.len > 0 && (unsigned char)b.data[b.len - 1] >= 0xC0) b.len--;
             buf_putc(&b, ' ');

@@ -102,10 +102,11 @@ static void *run_stream(void *arg) {
         return NULL;
     }
     char req[4096];
-    int n = snprintf(req, sizeof req,
-                     "POST /v1/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n\r\n%s",
-                     strlen(s->body), s->body);
+    int n =
+        snprintf(req, sizeof req,
+                 "POST /v1/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n\r\n%s",
+                 strlen(s->body), s->body);
     if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
         close(fd);
         return NULL;
@@ -149,8 +150,9 @@ static pid_t start_server(const char *extra, int threads, int *port) {
         dup2(out[1], 1);
         close(out[0]);
         char cmd[4096];
-        snprintf(cmd, sizeof cmd, "exec %s serve --model %s %s --port 0 --parallel 32 --max-queue 64 --threads %d --quiet %s",
-                 chirp_bin, MODEL_DIR, tokenizer_arg, threads, extra);
+        snprintf(cmd, sizeof cmd,
+                 "exec %s serve --model %s %s --port 0 --parallel 32 --max-queue 64 --threads %d --quiet %s", chirp_bin,
+                 MODEL_DIR, tokenizer_arg, threads, extra);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
@@ -253,7 +255,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--quant")) quants = argv[i + 1];
         else if (!strcmp(argv[i], "--levels")) n_levels = parse_levels(argv[i + 1], levels);
         else {
-            fprintf(stderr, "usage: %s [--runs R] [--max-tokens N] [--levels 1,2,4] [--quant none|int8|both] [--threads N]\n",
+            fprintf(stderr,
+                    "usage: %s [--runs R] [--max-tokens N] [--levels 1,2,4] [--quant none|int8|both] [--threads N]\n",
                     argv[0]);
             return 2;
         }
@@ -292,8 +295,9 @@ int main(int argc, char **argv) {
              prompt, max_tokens, eot_id);
     printf("GPT-2 124M shapes (random weights), %d threads, %s kernels; %d tokens per reply, median of %d runs\n",
            threads, kern_simd_name(), max_tokens, runs);
-    printf("machine: read bandwidth %.1f GB/s; batched kernels at T=32 on 768x3072: fp32 %.0f GFLOP/s, int8 %.0f GOP/s\n",
-           bw / 1e9, flops / 1e9, iops / 1e9);
+    printf(
+        "machine: read bandwidth %.1f GB/s; batched kernels at T=32 on 768x3072: fp32 %.0f GFLOP/s, int8 %.0f GOP/s\n",
+        bw / 1e9, flops / 1e9, iops / 1e9);
 
     for (int q = 0; q < 2; q++) {
         const char *quant = q ? "int8" : "none";
@@ -344,8 +348,8 @@ int main(int argc, char **argv) {
             double weight_bound = c * bw / bytes, compute_bound = (q ? iops : flops) / flops_per_token;
             double p50 = bench_percentile(ttft, n_per, 50), p99 = bench_percentile(ttft, n_per, 99);
             printf("%7d %8.1f t/s %9.2fx %8.0f ms %10.0f ms %14.1f %9.0f t/s %4.0f t/s%s\n", c, a,
-                   one_stream > 0 ? a / one_stream : 0, p50 * 1e3, p99 * 1e3, per_stream, weight_bound,
-                   compute_bound, failures ? "  (some requests failed)" : "");
+                   one_stream > 0 ? a / one_stream : 0, p50 * 1e3, p99 * 1e3, per_stream, weight_bound, compute_bound,
+                   failures ? "  (some requests failed)" : "");
             fflush(stdout);
         }
         if (one_stream_decode > 0 && gen_tps > 0)

@@ -32,8 +32,8 @@ int main(int argc, char **argv) {
         in[i] = (i * 7919) % cfg.vocab_size;
         tg[i] = (i * 104729 + 1) % cfg.vocab_size;
     }
-    printf("config L=%d H=%d C=%d V=%d B=%d T=%d params=%zu threads=%d core=%s\n", cfg.n_layer, cfg.n_head,
-           cfg.n_embd, cfg.vocab_size, B, T, m.num_params, omp_get_max_threads(), openblas_get_corename());
+    printf("config L=%d H=%d C=%d V=%d B=%d T=%d params=%zu threads=%d core=%s\n", cfg.n_layer, cfg.n_head, cfg.n_embd,
+           cfg.vocab_size, B, T, m.num_params, omp_get_max_threads(), openblas_get_corename());
     for (int s = 0; s < steps; s++) {
         double t0 = time_now();
         memset(grads, 0, m.num_params * sizeof(float));
@@ -47,8 +47,7 @@ int main(int argc, char **argv) {
         adamw_step(&opt, &cfg, m.param_buf, grads, 1e-4);
         double t4 = time_now();
         printf("step %d loss %.4f zero %.1f fwd %.1f bwd %.1f opt %.1f total %.1f ms  %.0f tok/s\n", s + 1, loss,
-               (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t4 - t3) * 1e3, (t4 - t0) * 1e3,
-               B * T / (t4 - t0));
+               (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t4 - t3) * 1e3, (t4 - t0) * 1e3, B * T / (t4 - t0));
     }
     return 0;
 }

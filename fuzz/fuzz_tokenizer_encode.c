@@ -17,7 +17,8 @@ static Tokenizer *trained, *gpt2;
 
 static const char TRAIN_TEXT[] =
     "The quick brown fox jumps over the lazy dog. It's 2024 and we're posting!\n"
-    "  Don't stop   believing... caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x98\x80\xf0\x9f\x98\x80\n"
+    "  Don't stop   believing... caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e "
+    "\xf0\x9f\x98\x80\xf0\x9f\x98\x80\n"
     "<|endoftext|>@user #tag https://t.co/abc $TSLA 1234567890 \xd9\xa1\xd9\xa2 \t\r\n\n"
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbb !!!!!!!!!!!!!! <|im_start|>user hi<|im_end|>\n";
 

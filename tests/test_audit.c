@@ -302,9 +302,8 @@ static void test_merkle_proofs(void **state) {
     bool inc;
     assert_int_equal(merkle_verify("not json", root, &inc), -1);
     chirp_error_clear();
-    assert_int_equal(verify("{\"kind\": \"inclusion\", \"post_id\": \"x\", \"leaves\": 1, \"leaf\": {\"path\": 3}}",
-                            root, &inc),
-                     0);
+    assert_int_equal(
+        verify("{\"kind\": \"inclusion\", \"post_id\": \"x\", \"leaves\": 1, \"leaf\": {\"path\": 3}}", root, &inc), 0);
 }
 
 /* ---- sketch ---- */

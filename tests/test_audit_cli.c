@@ -16,8 +16,8 @@
 #define QUOTE "the quiet lantern of the harbor forgets every copper orbit at dawn"
 #define LONELY "an entirely separate thought about saffron kites and their slow migration"
 
-static const char *WORDS[] = {"bird",   "river",  "stone",  "cloud",  "lantern", "copper",  "meadow", "violin",
-                              "harbor", "pepper", "candle", "orbit",  "marble",  "willow",  "thunder", "saddle"};
+static const char *WORDS[] = {"bird",   "river",  "stone",  "cloud", "lantern", "copper", "meadow",  "violin",
+                              "harbor", "pepper", "candle", "orbit", "marble",  "willow", "thunder", "saddle"};
 static const char *VERBS[] = {"sings", "paints", "carries", "follows", "watches", "builds", "forgets", "remembers"};
 
 static unsigned next(unsigned *s) {
@@ -100,12 +100,14 @@ static void test_release_audit(void **state) {
     const char *C = chirp_bin();
     char *out = NULL;
     write_corpus(d);
-    assert_int_equal(run(NULL, "%s ingest --input %s/posts.csv --optout %s/optout_quoted.txt --optout "
-                               "%s/optout_lonely.txt --val-fraction 0.2 --out %s/ds 2>/dev/null",
+    assert_int_equal(run(NULL,
+                         "%s ingest --input %s/posts.csv --optout %s/optout_quoted.txt --optout "
+                         "%s/optout_lonely.txt --val-fraction 0.2 --out %s/ds 2>/dev/null",
                          C, d, d, d, d),
                      0);
-    assert_int_equal(run(NULL, "%s prepare --dataset %s/ds --train-tokenizer --vocab-size 512 --tokenizer %s/tok "
-                               "--out %s/data 2>/dev/null",
+    assert_int_equal(run(NULL,
+                         "%s prepare --dataset %s/ds --train-tokenizer --vocab-size 512 --tokenizer %s/tok "
+                         "--out %s/data 2>/dev/null",
                          C, d, d, d),
                      0);
     /* Without the index, the opt-out check sees no whole copy and says the
@@ -118,8 +120,9 @@ static void test_release_audit(void **state) {
     free(out);
     /* With it: the quoted opted-out post is found inside the posts quoting
      * it (exit 1); the other opted-out post is nowhere (exit 0). */
-    assert_int_equal(run(&out, "sqlite3 %s/ds/catalog.sqlite \"SELECT count(*) FROM posts WHERE split = 'train' AND "
-                               "text LIKE '%%lantern of the harbor forgets%%'\"",
+    assert_int_equal(run(&out,
+                         "sqlite3 %s/ds/catalog.sqlite \"SELECT count(*) FROM posts WHERE split = 'train' AND "
+                         "text LIKE '%%lantern of the harbor forgets%%'\"",
                          d),
                      0);
     int quoting = atoi(out); /* the train split's share of the 40 */
@@ -138,8 +141,7 @@ static void test_release_audit(void **state) {
     free(out);
 
     /* find: the quote, in the trained posts that hold it; a text never written. */
-    assert_int_equal(run(&out, "%s audit find --dataset %s/ds --text 'lantern of the harbor forgets' --json", C, d),
-                     0);
+    assert_int_equal(run(&out, "%s audit find --dataset %s/ds --text 'lantern of the harbor forgets' --json", C, d), 0);
     json_t *f = json_loads(out, 0, NULL);
     free(out);
     assert_non_null(f);
@@ -162,9 +164,10 @@ static void test_release_audit(void **state) {
     json_decref(f);
 
     /* An overfit model: 300 steps over 59 posts. */
-    assert_int_equal(run(NULL, "%s train --train '%s/data/train_*.bin' --layers 2 --heads 2 "
-                               "--embd 64 --ctx 64 --vocab 512 --tokenizer %s/tok --batch 8 --seq 64 --steps 300 "
-                               "--lr 4e-3 --warmup 20 --eval-every 0 --save-every 300 --out %s/run >/dev/null 2>&1",
+    assert_int_equal(run(NULL,
+                         "%s train --train '%s/data/train_*.bin' --layers 2 --heads 2 "
+                         "--embd 64 --ctx 64 --vocab 512 --tokenizer %s/tok --batch 8 --seq 64 --steps 300 "
+                         "--lr 4e-3 --warmup 20 --eval-every 0 --save-every 300 --out %s/run >/dev/null 2>&1",
                          C, d, d, d),
                      0);
     char model[600];
@@ -179,8 +182,9 @@ static void test_release_audit(void **state) {
     int trained = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), trained++) {
         char *ans = NULL;
-        assert_int_equal(run(&ans, "%s audit member --model %s --text \"$(sqlite3 %s/ds/catalog.sqlite \"SELECT text "
-                                   "FROM posts WHERE post_id = '%s'\")\"",
+        assert_int_equal(run(&ans,
+                             "%s audit member --model %s --text \"$(sqlite3 %s/ds/catalog.sqlite \"SELECT text "
+                             "FROM posts WHERE post_id = '%s'\")\"",
                              C, model, d, line),
                          0);
         if (strncmp(ans, "yes", 3) != 0) fail_msg("trained post %s: %s", line, ans);
@@ -194,8 +198,9 @@ static void test_release_audit(void **state) {
 
     /* Proofs: inclusion of a trained post, non-inclusion of an opted-out
      * one, both valid against the root in chirp.json; a tampered one not. */
-    assert_int_equal(run(&out, "sqlite3 %s/ds/catalog.sqlite \"SELECT post_id FROM posts WHERE split = 'train' "
-                               "LIMIT 1\"",
+    assert_int_equal(run(&out,
+                         "sqlite3 %s/ds/catalog.sqlite \"SELECT post_id FROM posts WHERE split = 'train' "
+                         "LIMIT 1\"",
                          d),
                      0);
     out[strcspn(out, "\n")] = '\0';
@@ -225,8 +230,9 @@ static void test_release_audit(void **state) {
 
     /* Memorization: high extraction of trained posts, none of held-out
      * ones; the quoted opted-out text leaks (exit 1). */
-    assert_int_equal(run(&out, "%s audit memorization --model %s --dataset %s/ds --untargeted 50 --sample-tokens 64 "
-                               "2>&1",
+    assert_int_equal(run(&out,
+                         "%s audit memorization --model %s --dataset %s/ds --untargeted 50 --sample-tokens 64 "
+                         "2>&1",
                          C, model, d),
                      1);
     assert_non_null(strstr(out, "release blocked"));
@@ -240,8 +246,8 @@ static void test_release_audit(void **state) {
     assert_true(trained_exact >= 0.3);
     assert_true(held_exact == 0.0);
     /* (Held-out posts match some tokens: half of them hold the quote.) */
-    assert_true(rate(rep, "k16_in_context", "trained", "token_match") > 2 * rate(rep, "k16_in_context", "held_out",
-                                                                                  "token_match"));
+    assert_true(rate(rep, "k16_in_context", "trained", "token_match") >
+                2 * rate(rep, "k16_in_context", "held_out", "token_match"));
     json_t *leaks = json_object_get(rep, "leaks");
     assert_true(json_integer_value(json_object_get(leaks, "found")) >= 1);
     assert_string_equal(
@@ -257,8 +263,7 @@ static void test_release_audit(void **state) {
     assert_int_equal(run(NULL, "%s card --model %s --dataset %s/ds --license mit >/dev/null", C, model, d), 0);
     assert_int_equal(run(&out, "cat %s/README.md", model), 0);
     json_t *manifest = load_json(model, "chirp.json");
-    const char *root =
-        json_string_value(json_object_get(json_object_get(manifest, "commitment"), "merkle_root"));
+    const char *root = json_string_value(json_object_get(json_object_get(manifest, "commitment"), "merkle_root"));
     assert_non_null(root);
     assert_int_equal(strncmp(out, "---\nlicense: mit\n", 17), 0);
     assert_non_null(strstr(out, "library_name: chirp"));
@@ -281,8 +286,9 @@ static void test_release_audit(void **state) {
     assert_int_equal(gpt2_init_random(&g, &cfg, 1), 0);
     assert_int_equal(gpt2_save(&g, fresh), 0);
     gpt2_free(&g);
-    assert_int_equal(run(&out, "%s audit memorization --model %s --dataset %s/ds --tokenizer %s --untargeted 50 "
-                               "--sample-tokens 64 2>&1",
+    assert_int_equal(run(&out,
+                         "%s audit memorization --model %s --dataset %s/ds --tokenizer %s --untargeted 50 "
+                         "--sample-tokens 64 2>&1",
                          C, fresh, d, tj),
                      0);
     assert_non_null(strstr(out, "leaks: none"));
@@ -305,14 +311,17 @@ static void test_tweets(void **state) {
     const char *d = test_tmpdir();
     const char *C = chirp_bin();
     char *out = NULL;
-    assert_int_equal(run(NULL, "%s ingest --input %s --out %s/ds 2>/dev/null && %s prepare --dataset %s/ds "
-                               "--train-tokenizer --vocab-size 1024 --tokenizer %s/tok --out %s/data >/dev/null 2>&1 "
-                               "&& %s audit index --dataset %s/ds >/dev/null 2>&1",
+    assert_int_equal(run(NULL,
+                         "%s ingest --input %s --out %s/ds 2>/dev/null && %s prepare --dataset %s/ds "
+                         "--train-tokenizer --vocab-size 1024 --tokenizer %s/tok --out %s/data >/dev/null 2>&1 "
+                         "&& %s audit index --dataset %s/ds >/dev/null 2>&1",
                          C, csv, d, C, d, d, d, C, d),
                      0);
-    assert_int_equal(run(&out, "sqlite3 -separator '|' %s/ds/catalog.sqlite \"SELECT post_id, text FROM posts WHERE "
-                               "split = 'train' AND length(text) BETWEEN 60 AND 120 AND text NOT LIKE '%%''%%' AND instr(text, char(10)) = 0 "
-                               "ORDER BY id LIMIT 1\"",
+    assert_int_equal(run(&out,
+                         "sqlite3 -separator '|' %s/ds/catalog.sqlite \"SELECT post_id, text FROM posts WHERE "
+                         "split = 'train' AND length(text) BETWEEN 60 AND 120 AND text NOT LIKE '%%''%%' AND "
+                         "instr(text, char(10)) = 0 "
+                         "ORDER BY id LIMIT 1\"",
                          d),
                      0);
     char *bar = strchr(out, '|');
@@ -342,8 +351,9 @@ static void test_tweets(void **state) {
     assert_int_equal(run(&res, "%s audit member --model %s --text '%s'", C, model, text), 0);
     if (strncmp(res, "yes", 3) != 0) fail_msg("member of tweet %s (%s): %s", out, text, res);
     free(res);
-    assert_int_equal(run(&res, "%s audit member --model %s --text 'Rockets are made of cheese and we will be "
-                               "landing on the moon of Neptune next Tuesday'",
+    assert_int_equal(run(&res,
+                         "%s audit member --model %s --text 'Rockets are made of cheese and we will be "
+                         "landing on the moon of Neptune next Tuesday'",
                          C, model),
                      0);
     assert_int_equal(strncmp(res, "no", 2), 0);

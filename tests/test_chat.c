@@ -10,8 +10,8 @@
 #include "util/error.h"
 #include "util/file.h"
 
-static char chatml_dir[512];  /* random model + a trained tokenizer with chat tokens */
-static char plain_tok[600];   /* the same tokenizer without <|im_start|> / <|im_end|> */
+static char chatml_dir[512]; /* random model + a trained tokenizer with chat tokens */
+static char plain_tok[600];  /* the same tokenizer without <|im_start|> / <|im_end|> */
 
 static int setup(void **state) {
     (void)state;
@@ -30,8 +30,8 @@ static int setup(void **state) {
     Tokenizer *tok = tokenizer_load(tj);
     free(tj);
     if (!tok) return -1;
-    Gpt2Config cfg = {.n_layer = 2, .n_head = 2, .n_embd = 32, .n_ctx = 64,
-                      .vocab_size = tokenizer_vocab_size(tok), .ln_eps = 1e-5f};
+    Gpt2Config cfg = {
+        .n_layer = 2, .n_head = 2, .n_embd = 32, .n_ctx = 64, .vocab_size = tokenizer_vocab_size(tok), .ln_eps = 1e-5f};
     tokenizer_free(tok);
     Gpt2Model g;
     if (gpt2_init_random(&g, &cfg, 5) != 0 || gpt2_save(&g, chatml_dir) != 0) return -1;
@@ -224,13 +224,12 @@ static void test_chat_pipe_chatml_overflow(void **state) {
     (void)state;
     char args[1024], *out = NULL, *err = NULL;
     snprintf(args, sizeof args, "--model %s --seed 2 --max-tokens 8 --temperature 0.9 --system hi", chatml_dir);
-    const char *input =
-        "hello there how are you today\n"
-        "the bird sings times hello there\n"
-        "how are you today the bird sings\n"
-        "hello there how are you\n"
-        "/reset\n"
-        "hello\n";
+    const char *input = "hello there how are you today\n"
+                        "the bird sings times hello there\n"
+                        "how are you today the bird sings\n"
+                        "hello there how are you\n"
+                        "/reset\n"
+                        "hello\n";
     assert_int_equal(run_chat(input, args, &out, &err), 0);
     assert_null(strstr(err, "plain-text"));
     assert_non_null(strstr(err, "context full: dropped"));
@@ -262,12 +261,9 @@ static void test_chat_usage(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chatml_render_and_mask),
-        cmocka_unit_test(test_plain_fallback),
-        cmocka_unit_test(test_template_stored_in_model_dir),
-        cmocka_unit_test(test_chat_pipe_plain),
-        cmocka_unit_test(test_chat_pipe_chatml_overflow),
-        cmocka_unit_test(test_chat_usage),
+        cmocka_unit_test(test_chatml_render_and_mask),       cmocka_unit_test(test_plain_fallback),
+        cmocka_unit_test(test_template_stored_in_model_dir), cmocka_unit_test(test_chat_pipe_plain),
+        cmocka_unit_test(test_chat_pipe_chatml_overflow),    cmocka_unit_test(test_chat_usage),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

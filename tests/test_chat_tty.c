@@ -76,7 +76,8 @@ static void test_ctrl_c_stops_the_reply(void **state) {
         close(master);
         char maxtok[32];
         snprintf(maxtok, sizeof maxtok, "%d", 2000);
-        execl(chirp_bin(), chirp_bin(), "chat", "--model", dir, "--max-tokens", maxtok, "--temperature", "0", "--threads", "1", (char *)NULL);
+        execl(chirp_bin(), chirp_bin(), "chat", "--model", dir, "--max-tokens", maxtok, "--temperature", "0",
+              "--threads", "1", (char *)NULL);
         _exit(127);
     }
     Buf out = {0};

@@ -39,8 +39,8 @@ static void test_nfc(void **state) {
  * NFC cannot change the text): checked against utf8proc itself. */
 static void assert_nfc(const char *s, size_t len) {
     utf8proc_uint8_t *nfc = NULL;
-    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &nfc,
-                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    utf8proc_ssize_t n =
+        utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
     assert_true(n >= 0);
     if ((size_t)n != len || memcmp(nfc, s, len) != 0) fail_msg("not NFC: %.*s", (int)len, s);
     free(nfc);
@@ -49,12 +49,12 @@ static void assert_nfc(const char *s, size_t len) {
 static void test_nfc_fast_path(void **state) {
     (void)state;
     static const char *const tricky[] = {
-        "e\xCC\x81",                     /* e + combining acute */
-        "\xE2\x84\xAB",                  /* ANGSTROM SIGN, a singleton -> U+00C5 */
-        "\xE1\x84\x80\xE1\x85\xA1",    /* Hangul jamo L + V -> U+AC00 */
-        "\xE0\xAD\x87\xE0\xAC\xBE",    /* Oriya vowel signs that compose */
-        "\xE3\x81\x8B\xE3\x82\x99",    /* ka + voiced mark -> ga */
-        "\xF0\x9F\x98\x80 \xE2\x80\x99 \xE2\x9D\xA4\xEF\xB8\x8F",  /* emoji, quote, VS16 */
+        "e\xCC\x81",                                              /* e + combining acute */
+        "\xE2\x84\xAB",                                           /* ANGSTROM SIGN, a singleton -> U+00C5 */
+        "\xE1\x84\x80\xE1\x85\xA1",                               /* Hangul jamo L + V -> U+AC00 */
+        "\xE0\xAD\x87\xE0\xAC\xBE",                               /* Oriya vowel signs that compose */
+        "\xE3\x81\x8B\xE3\x82\x99",                               /* ka + voiced mark -> ga */
+        "\xF0\x9F\x98\x80 \xE2\x80\x99 \xE2\x9D\xA4\xEF\xB8\x8F", /* emoji, quote, VS16 */
     };
     for (size_t i = 0; i < sizeof tricky / sizeof tricky[0]; i++) {
         const char *out = k(tricky[i]);
@@ -86,7 +86,10 @@ static void test_nfc_fast_path(void **state) {
 
 static void test_controls_and_trim(void **state) {
     (void)state;
-    assert_string_equal(k("  a\x01" "b\x7f" "c\r\nd\re\tf \xC2\x85g\n\n "), "abc\nd\ne f g");
+    assert_string_equal(k("  a\x01"
+                          "b\x7f"
+                          "c\r\nd\re\tf \xC2\x85g\n\n "),
+                        "abc\nd\ne f g");
     assert_string_equal(k(" \n\t "), "");
     CleanOptions o = {0};
     /* An embedded NUL is a control character too. */
@@ -110,9 +113,9 @@ static void test_invalid_utf8(void **state) {
     (void)state;
     assert_null(k("ok \xC3("));
     assert_non_null(strstr(chirp_error(), "invalid UTF-8 at byte 3"));
-    assert_null(k("\xED\xA0\x80"));    /* an encoded surrogate */
-    assert_null(k("\xC0\xAF"));        /* overlong '/' */
-    assert_null(k("\xF4\x90\x80\x80"));  /* past U+10FFFF */
+    assert_null(k("\xED\xA0\x80"));     /* an encoded surrogate */
+    assert_null(k("\xC0\xAF"));         /* overlong '/' */
+    assert_null(k("\xF4\x90\x80\x80")); /* past U+10FFFF */
     assert_int_equal(utf8_invalid_at("abc", 3), 3);
 }
 
@@ -129,10 +132,10 @@ static void test_retweet_and_length(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_entities),         cmocka_unit_test(test_nfc),
-        cmocka_unit_test(test_nfc_fast_path),
-        cmocka_unit_test(test_controls_and_trim), cmocka_unit_test(test_urls_and_mentions),
-        cmocka_unit_test(test_invalid_utf8),     cmocka_unit_test(test_retweet_and_length),
+        cmocka_unit_test(test_entities),           cmocka_unit_test(test_nfc),
+        cmocka_unit_test(test_nfc_fast_path),      cmocka_unit_test(test_controls_and_trim),
+        cmocka_unit_test(test_urls_and_mentions),  cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_retweet_and_length),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     buf_free(&out);

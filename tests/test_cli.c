@@ -50,10 +50,8 @@ static void test_help_unknown_command(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_help_lists_commands),
-        cmocka_unit_test(test_help_command_forms_agree),
-        cmocka_unit_test(test_no_arguments_is_usage_error),
-        cmocka_unit_test(test_unknown_command_is_usage_error),
+        cmocka_unit_test(test_help_lists_commands),         cmocka_unit_test(test_help_command_forms_agree),
+        cmocka_unit_test(test_no_arguments_is_usage_error), cmocka_unit_test(test_unknown_command_is_usage_error),
         cmocka_unit_test(test_help_unknown_command),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);

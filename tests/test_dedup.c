@@ -19,7 +19,8 @@ static void test_exact(void **state) {
     assert_int_equal(dedup_exact_check(d, b, 4), 2);
     /* Many keys: the table grows and still finds every one. */
     for (long i = 0; i < 200000; i++) assert_int_equal(dedup_exact_check(d, hash_mix64((uint64_t)i + 10), i + 10), -1);
-    for (long i = 0; i < 200000; i += 997) assert_int_equal(dedup_exact_check(d, hash_mix64((uint64_t)i + 10), 0), i + 10);
+    for (long i = 0; i < 200000; i += 997)
+        assert_int_equal(dedup_exact_check(d, hash_mix64((uint64_t)i + 10), 0), i + 10);
     /* Near-dup disabled: never reports. */
     assert_int_equal(dedup_near_find(d, "hello", 5), -1);
     dedup_free(d);
@@ -35,7 +36,7 @@ static void test_near(void **state) {
     dedup_near_add(d, 7);
     char edit[sizeof base];
     memcpy(edit, base, sizeof base);
-    edit[10] = 'X';                  /* one character changed */
+    edit[10] = 'X'; /* one character changed */
     assert_int_equal(dedup_near_find(d, edit, strlen(edit)), 7);
     /* Case changes are not differences. */
     char upper[sizeof base];
@@ -78,7 +79,7 @@ static void test_optout(void **state) {
     assert_true(optout_match(o, "9", "44196397", NULL));
     assert_true(optout_match(o, "9", "1", "someone"));
     assert_true(optout_match(o, "9", "@SOMEONE", NULL));
-    assert_false(optout_match(o, "9", "someone", NULL));   /* an id is not a handle */
+    assert_false(optout_match(o, "9", "someone", NULL)); /* an id is not a handle */
     assert_false(optout_match(o, NULL, NULL, NULL));
     optout_free(o);
 

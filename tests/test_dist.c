@@ -255,12 +255,12 @@ static bool same_file(const char *a, const char *b) {
     return same;
 }
 
-#define NEED_MPI()                                                   \
-    do {                                                             \
-        if (!have_mpi) {                                             \
+#define NEED_MPI()                                                  \
+    do {                                                            \
+        if (!have_mpi) {                                            \
             printf("  skipping: mpirun not found (openmpi-bin)\n"); \
-            skip();                                                  \
-        }                                                            \
+            skip();                                                 \
+        }                                                           \
     } while (0)
 
 static void test_two_ranks_bit_identical(void **state) {
@@ -335,7 +335,8 @@ static void test_resume(void **state) {
     assert_non_null(tail);
     assert_string_equal(tail, rest);
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "rm -rf %s/other && mkdir -p %s/other && cp -r %s/res/step_4 %s/other/", dir, dir, dir, dir);
+    snprintf(cmd, sizeof cmd, "rm -rf %s/other && mkdir -p %s/other && cp -r %s/res/step_4 %s/other/", dir, dir, dir,
+             dir);
     assert_int_equal(run_capture(cmd, NULL), 0);
     assert_int_equal(train(2, "--steps 8 --save-every 4 --resume --grad-accum 2", "other", &other), 0);
     char *a = tail, *b = other;
@@ -432,8 +433,10 @@ static void test_two_hosts(void **state) {
     char cmd[16384], *out = NULL, *local = NULL;
     const char *args = "train --train train.bin --val val.bin --layers 2 --heads 2 --embd 64 --ctx 32 --vocab 300 "
                        "--batch 4 --seq 32 --lr 1e-3 --eval-every 4 --eval-batches 5 --threads 1 --steps 8";
-    snprintf(cmd, sizeof cmd, "cd %s && OMP_NUM_THREADS=1 timeout -k 5 120 %s/tests/dist/two_hosts.sh -- %s %s --out hosts "
-             "2>hosts.err | sed 's/ ms .*//'", dir, getenv("CHIRP_ROOT") ? getenv("CHIRP_ROOT") : ".", bin, args);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && OMP_NUM_THREADS=1 timeout -k 5 120 %s/tests/dist/two_hosts.sh -- %s %s --out hosts "
+             "2>hosts.err | sed 's/ ms .*//'",
+             dir, getenv("CHIRP_ROOT") ? getenv("CHIRP_ROOT") : ".", bin, args);
     int rc = run_capture(cmd, &out);
     if (rc == 77) {
         printf("  %s", out);
@@ -445,12 +448,13 @@ static void test_two_hosts(void **state) {
     assert_string_equal(out, local);
     free(out);
     free(local);
-    snprintf(cmd, sizeof cmd,
-             "cd %s && start=$(date +%%s.%%N) && OMP_NUM_THREADS=1 timeout -k 5 120 %s/tests/dist/two_hosts.sh "
-             "--drop-after 3 -- %s train --train train.bin --layers 2 --heads 2 --embd 64 --ctx 32 --vocab 300 --batch 4 "
-             "--seq 32 --steps 1000000 --save-every 50 --keep 2 --threads 1 --dist-timeout 5 --out dropped "
-             ">/dev/null 2>dropped.err; echo \"$(date +%%s.%%N) - $start\" | bc",
-             dir, getenv("CHIRP_ROOT") ? getenv("CHIRP_ROOT") : ".", bin);
+    snprintf(
+        cmd, sizeof cmd,
+        "cd %s && start=$(date +%%s.%%N) && OMP_NUM_THREADS=1 timeout -k 5 120 %s/tests/dist/two_hosts.sh "
+        "--drop-after 3 -- %s train --train train.bin --layers 2 --heads 2 --embd 64 --ctx 32 --vocab 300 --batch 4 "
+        "--seq 32 --steps 1000000 --save-every 50 --keep 2 --threads 1 --dist-timeout 5 --out dropped "
+        ">/dev/null 2>dropped.err; echo \"$(date +%%s.%%N) - $start\" | bc",
+        dir, getenv("CHIRP_ROOT") ? getenv("CHIRP_ROOT") : ".", bin);
     assert_int_equal(run_capture(cmd, &out), 0);
     double took = atof(out);
     free(out);

@@ -14,11 +14,15 @@
 
 static void test_f16_and_q8_0(void **state) {
     (void)state;
-    const struct { float f; uint16_t h; } known[] = {
-        {0.0f, 0x0000},     {-0.0f, 0x8000},   {1.0f, 0x3c00},      {-2.0f, 0xc000},        {0.5f, 0x3800},
-        {65504.0f, 0x7bff}, {65520.0f, 0x7c00}, {1e9f, 0x7c00},     {0x1p-24f, 0x0001},     {0x1p-14f, 0x0400},
-        {0.1f, 0x2e66},     {0x1p-25f, 0x0000}, {0x1.8p-25f, 0x0001}, {1.00048828125f, 0x3c00}, /* a tie: to even */
-        {1.00146484375f, 0x3c02},                                                               /* a tie: to even */
+    const struct {
+        float f;
+        uint16_t h;
+    } known[] = {
+        {0.0f, 0x0000},           {-0.0f, 0x8000},          {1.0f, 0x3c00},     {-2.0f, 0xc000},
+        {0.5f, 0x3800},           {65504.0f, 0x7bff},       {65520.0f, 0x7c00}, {1e9f, 0x7c00},
+        {0x1p-24f, 0x0001},       {0x1p-14f, 0x0400},       {0.1f, 0x2e66},     {0x1p-25f, 0x0000},
+        {0x1.8p-25f, 0x0001},     {1.00048828125f, 0x3c00}, /* a tie: to even */
+        {1.00146484375f, 0x3c02},                           /* a tie: to even */
     };
     for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
         uint16_t h = gguf_f32_to_f16(known[i].f);
@@ -72,8 +76,8 @@ static void write_chat_expectation(const char *model, const char *path) {
     tokenizer_decode(tok, ct.ids, ct.n, text, (size_t)need);
     text[need] = '\0';
     json_t *o = json_pack("{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}], s:s}", "messages", "role", "system", "content",
-                          msgs[0].content, "role", "user", "content", msgs[1].content, "role", "assistant",
-                          "content", msgs[2].content, "text", text);
+                          msgs[0].content, "role", "user", "content", msgs[1].content, "role", "assistant", "content",
+                          msgs[2].content, "text", text);
     assert_int_equal(json_dump_file(o, path, 0), 0);
     json_decref(o);
     free(text);
@@ -127,8 +131,8 @@ static void test_gpt2_tokenizer(void **state) {
     gpt2_free(&g);
     char out[700], cmd[2048];
     snprintf(out, sizeof out, "%s/gpt2.gguf", dir);
-    snprintf(cmd, sizeof cmd, "%s export --model %s --format gguf --license mit --out %s 2>/dev/null", chirp_bin(),
-             dir, out);
+    snprintf(cmd, sizeof cmd, "%s export --model %s --format gguf --license mit --out %s 2>/dev/null", chirp_bin(), dir,
+             out);
     assert_int_equal(run_capture(cmd, NULL), 0);
     if (test_have_node()) node_check(out, dir, "f32", NULL);
 }

@@ -92,7 +92,7 @@ static void test_stop_string(void **state) {
     snprintf(extra, sizeof extra, "--prompt 'Once upon a time' --max-tokens 30 --temperature 0 --stop '%s'", stop);
     assert_int_equal(chirp(gen_args(extra), &cut, NULL), 0);
     size_t at = (size_t)(strstr(full, stop) - full);
-    assert_int_equal(strlen(cut), at + 1);  /* + the final newline */
+    assert_int_equal(strlen(cut), at + 1); /* + the final newline */
     assert_memory_equal(cut, full, at);
     free(full);
     free(cut);
@@ -110,7 +110,7 @@ static void test_prompt_too_long(void **state) {
     snprintf(extra, sizeof extra, "--prompt-file %s --max-tokens 5", path);
     assert_int_equal(chirp(gen_args(extra), &out, &err), 1);
     assert_non_null(strstr(err, "--truncate"));
-    assert_int_equal(strchr(err, '\n') - err + 1, (long)strlen(err));  /* one line */
+    assert_int_equal(strchr(err, '\n') - err + 1, (long)strlen(err)); /* one line */
     free(out);
     free(err);
     snprintf(extra, sizeof extra, "--prompt-file %s --max-tokens 5 --truncate --seed 1", path);
@@ -157,10 +157,11 @@ static void test_quantize_cli(void **state) {
     assert_int_equal(chirp(args, &out, &err), 0);
     free(out);
     free(err);
-    snprintf(args, sizeof args, "generate --model %s --tokenizer %s --prompt 'Good morning' --max-tokens 20 --temperature 0", q,
-             tok_dir);
+    snprintf(args, sizeof args,
+             "generate --model %s --tokenizer %s --prompt 'Good morning' --max-tokens 20 --temperature 0", q, tok_dir);
     assert_int_equal(chirp(args, &a, NULL), 0);
-    assert_int_equal(chirp(gen_args("--prompt 'Good morning' --max-tokens 20 --temperature 0 --quant int8"), &b, NULL), 0);
+    assert_int_equal(chirp(gen_args("--prompt 'Good morning' --max-tokens 20 --temperature 0 --quant int8"), &b, NULL),
+                     0);
     assert_string_equal(a, b);
     free(a);
     free(b);
@@ -195,9 +196,9 @@ static void test_stream_utf8_split(void **state) {
     assert_string_equal(k.text, "price ");
     assert_int_equal(gen_stream_push(&g, "\xac!", 2), 0);
     assert_string_equal(k.text, "price \xe2\x82\xac!");
-    assert_int_equal(gen_stream_push(&g, "\xf0\x9f", 2), 0);  /* half an emoji, never finished */
+    assert_int_equal(gen_stream_push(&g, "\xf0\x9f", 2), 0); /* half an emoji, never finished */
     gen_stream_finish(&g);
-    assert_int_equal(k.len, 12);  /* flushed at the end rather than lost */
+    assert_int_equal(k.len, 12); /* flushed at the end rather than lost */
     free(g.buf);
 }
 
@@ -211,7 +212,7 @@ static void test_stream_stop_strings(void **state) {
     gen_stream_init(&g, stops, 2, sink_write, &k);
     assert_int_equal(gen_stream_push(&g, "hello", 5), 0);
     assert_int_equal(gen_stream_push(&g, "\nUs", 3), 0);
-    assert_string_equal(k.text, "hello");   /* "\nUs" held: could be a stop */
+    assert_string_equal(k.text, "hello"); /* "\nUs" held: could be a stop */
     assert_int_equal(gen_stream_push(&g, "ed to", 5), 0);
     assert_string_equal(k.text, "hello\nUsed to");
     assert_int_equal(gen_stream_push(&g, " E", 2), 0);
@@ -244,7 +245,7 @@ static void test_generate_loop(void **state) {
     assert_int_equal(generate(st, sm, tok, &start, 1, &go, NULL, sink_write, &k, &r), 0);
     assert_int_equal(r.new_tokens, 30);
     assert_string_equal(r.stopped, "max-tokens");
-    assert_int_equal(st->pos, 31);  /* prompt + every sampled token in the cache */
+    assert_int_equal(st->pos, 31); /* prompt + every sampled token in the cache */
     assert_int_equal(k.len, r.text_len);
     assert_memory_equal(k.text, r.text, r.text_len);
     gen_result_destroy(&r);
@@ -257,25 +258,20 @@ static void test_generate_loop(void **state) {
 static void test_utf8_complete_prefix(void **state) {
     (void)state;
     assert_int_equal(gen_utf8_complete_prefix("abc", 3), 3);
-    assert_int_equal(gen_utf8_complete_prefix("ab\xe2\x82", 4), 2);      /* 3-byte char, 2 present */
-    assert_int_equal(gen_utf8_complete_prefix("ab\xe2\x82\xac", 5), 5);  /* € complete */
-    assert_int_equal(gen_utf8_complete_prefix("\xf0\x9f\x90", 3), 0);    /* emoji, 3 of 4 */
+    assert_int_equal(gen_utf8_complete_prefix("ab\xe2\x82", 4), 2);     /* 3-byte char, 2 present */
+    assert_int_equal(gen_utf8_complete_prefix("ab\xe2\x82\xac", 5), 5); /* € complete */
+    assert_int_equal(gen_utf8_complete_prefix("\xf0\x9f\x90", 3), 0);   /* emoji, 3 of 4 */
     assert_int_equal(gen_utf8_complete_prefix("\xf0\x9f\x90\xa6", 4), 4);
     assert_int_equal(gen_utf8_complete_prefix("a\x80\x80\x80\x80", 5), 5); /* junk is not held */
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_same_seed_same_text),
-        cmocka_unit_test(test_n_samples_and_int8),
-        cmocka_unit_test(test_stop_string),
-        cmocka_unit_test(test_prompt_too_long),
-        cmocka_unit_test(test_usage_errors),
-        cmocka_unit_test(test_quantize_cli),
-        cmocka_unit_test(test_stream_utf8_split),
-        cmocka_unit_test(test_stream_stop_strings),
-        cmocka_unit_test(test_generate_loop),
-        cmocka_unit_test(test_utf8_complete_prefix),
+        cmocka_unit_test(test_same_seed_same_text), cmocka_unit_test(test_n_samples_and_int8),
+        cmocka_unit_test(test_stop_string),         cmocka_unit_test(test_prompt_too_long),
+        cmocka_unit_test(test_usage_errors),        cmocka_unit_test(test_quantize_cli),
+        cmocka_unit_test(test_stream_utf8_split),   cmocka_unit_test(test_stream_stop_strings),
+        cmocka_unit_test(test_generate_loop),       cmocka_unit_test(test_utf8_complete_prefix),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

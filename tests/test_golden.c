@@ -96,8 +96,8 @@ static void test_tiny_f32_log(void **state) {
     (void)state;
     Gpt2Model m;
     memset(&m, 0, sizeof m);
-    run_golden("gpt2-train-ref/tiny-init", "gpt2-train-ref/tiny_tokens.bin", "gpt2-train-ref/tiny_f32.log", 4, 32,
-               20, 1e-3, 0.1, 1e-5, 1e-4, &m);
+    run_golden("gpt2-train-ref/tiny-init", "gpt2-train-ref/tiny_tokens.bin", "gpt2-train-ref/tiny_f32.log", 4, 32, 20,
+               1e-3, 0.1, 1e-5, 1e-4, &m);
     /* weights after 20 steps against PyTorch's checkpoint */
     const char *dir = testdata_path("gpt2-train-ref/tiny-after20-f32");
     if (!dir) skip();
@@ -119,8 +119,8 @@ static void test_overfit_f32_log(void **state) {
     (void)state;
     /* 100 steps down to loss 0.0065: the absolute error stays tiny but the
      * relative error of a tiny late loss grows, hence the looser factor. */
-    run_golden("gpt2-train-ref/tiny-init", "gpt2-train-ref/overfit_tokens.bin", "gpt2-train-ref/overfit_f32.log", 4,
-               32, 100, 3e-3, 0.0, 1e-5, 1e-4, NULL);
+    run_golden("gpt2-train-ref/tiny-init", "gpt2-train-ref/overfit_tokens.bin", "gpt2-train-ref/overfit_f32.log", 4, 32,
+               100, 3e-3, 0.0, 1e-5, 1e-4, NULL);
 }
 
 static void test_tweets_f32_log(void **state) {

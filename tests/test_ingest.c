@@ -23,21 +23,20 @@ static long long q(sqlite3 *db, const char *sql) {
     return v;
 }
 
-static const char sample_csv[] =
-    "tweet_id,author_id,username,replied_to,text\n"
-    "1,10,ann,[],First post here\n"            /* kept */
-    "2,10,ann,[1],Reply &amp; more\n"          /* kept, replies to 1 */
-    "3,11,bob,[],First post here\n"            /* duplicate of 1 */
-    "4,12,cy,[],RT @ann: First post here\n"    /* retweet */
-    "5,13,dee,[],hi\n"                         /* too short (min 3) */
-    "6,14,eve,[],\"   \"\n"                    /* empty */
-    "7,15,fay,[],bad \xC3(\n"                  /* malformed: invalid UTF-8 */
-    "8,16,gus,[2],Opted out post\n"            /* optout by post id */
-    "9,17,hal,[],By an opted-out author\n"     /* optout by author id */
-    "10,18,Ivy,[],By an opted-out handle\n"    /* optout by handle */
-    "11,19,jo,[],Opted out post\n"             /* copy of an opted-out text */
-    "12,20,kim,[8],first post here!\n"         /* near-duplicate of 1 */
-    "13,21,lee\n";                             /* malformed: too few fields */
+static const char sample_csv[] = "tweet_id,author_id,username,replied_to,text\n"
+                                 "1,10,ann,[],First post here\n"         /* kept */
+                                 "2,10,ann,[1],Reply &amp; more\n"       /* kept, replies to 1 */
+                                 "3,11,bob,[],First post here\n"         /* duplicate of 1 */
+                                 "4,12,cy,[],RT @ann: First post here\n" /* retweet */
+                                 "5,13,dee,[],hi\n"                      /* too short (min 3) */
+                                 "6,14,eve,[],\"   \"\n"                 /* empty */
+                                 "7,15,fay,[],bad \xC3(\n"               /* malformed: invalid UTF-8 */
+                                 "8,16,gus,[2],Opted out post\n"         /* optout by post id */
+                                 "9,17,hal,[],By an opted-out author\n"  /* optout by author id */
+                                 "10,18,Ivy,[],By an opted-out handle\n" /* optout by handle */
+                                 "11,19,jo,[],Opted out post\n"          /* copy of an opted-out text */
+                                 "12,20,kim,[8],first post here!\n"      /* near-duplicate of 1 */
+                                 "13,21,lee\n";                          /* malformed: too few fields */
 
 static void ingest_sample(const char *dir, const char *out, double near) {
     char *csv = write_tmp(dir, "sample.csv", sample_csv);
@@ -70,7 +69,9 @@ static void test_decisions_in_catalog(void **state) {
     assert_non_null(db);
     assert_int_equal(q(db, "SELECT count(*) FROM posts"), 13);
     assert_int_equal(q(db, "SELECT count(*) FROM sources WHERE records = 13 AND format = 'csv'"), 1);
-    static const struct { const char *id, *decision; } want[] = {
+    static const struct {
+        const char *id, *decision;
+    } want[] = {
         {"1", "kept"},
         {"2", "kept"},
         {"3", "dropped:duplicate"},
@@ -92,24 +93,29 @@ static void test_decisions_in_catalog(void **state) {
     }
     /* The short record has no usable id; it is row 13, record 13. */
     assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE record = 13 AND decision = 'dropped:malformed'"
-                           " AND detail LIKE 'record has 3 fields%'"), 1);
+                           " AND detail LIKE 'record has 3 fields%'"),
+                     1);
     assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE post_id = '7' AND detail LIKE 'invalid UTF-8%'"), 1);
     /* Provenance columns. */
     assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE post_id = '2' AND author = '10' AND handle = 'ann'"
                            " AND reply_to = '1' AND record = 2 AND line = 3 AND text = 'Reply & more'"
-                           " AND split IN ('train', 'val') AND length(text_hash) = 16"), 1);
+                           " AND split IN ('train', 'val') AND length(text_hash) = 16"),
+                     1);
     /* Every post whose text could be read keeps it (the audit checks that
      * dropped ones do not come back); malformed ones have none; duplicates
      * point at the first. */
     assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE decision = 'kept' AND text IS NOT NULL"), 2);
     assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE decision = 'dropped:malformed' AND text IS NOT NULL"), 0);
     assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE decision NOT IN ('kept', 'dropped:malformed',"
-                           " 'dropped:empty') AND text IS NULL"), 0);
+                           " 'dropped:empty') AND text IS NULL"),
+                     0);
     assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE post_id = '3' AND detail = 'same text as row 1'"), 1);
     assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE post_id = '11' AND"
-                           " detail = 'same text as an opted-out post'"), 1);
+                           " detail = 'same text as an opted-out post'"),
+                     1);
     assert_int_equal(q(db, "SELECT count(*) FROM posts a JOIN posts b ON a.text_hash = b.text_hash"
-                           " WHERE a.post_id = '8' AND b.post_id = '11'"), 1);
+                           " WHERE a.post_id = '8' AND b.post_id = '11'"),
+                     1);
     sqlite3_close(db);
     free(out);
 }
@@ -217,7 +223,7 @@ static void test_killed_ingest(void **state) {
     int status;
     waitpid(pid, &status, 0);
     char *after = file_read_all(cat, &after_len);
-    if (WIFSIGNALED(status)) {   /* killed before it finished: nothing changed */
+    if (WIFSIGNALED(status)) { /* killed before it finished: nothing changed */
         assert_int_equal(before_len, after_len);
         assert_memory_equal(before, after, before_len);
     }
@@ -299,8 +305,12 @@ static void test_input_folders(void **state) {
     assert_int_equal(dir_create(nested), 0);
     snprintf(args, sizeof args, "ingest --input %s --out %s/ds", sub, dir);
     assert_int_equal(run_chirp(args, &msg), 0);
-    const char *reasons[] = {"blob.dat: binary", "nested: a folder", "notes.md: format not recognised",
-                             "users.csv: line 1: no column 'text'", "from 3 file(s)", "skipped 5 folder entries"};
+    const char *reasons[] = {"blob.dat: binary",
+                             "nested: a folder",
+                             "notes.md: format not recognised",
+                             "users.csv: line 1: no column 'text'",
+                             "from 3 file(s)",
+                             "skipped 5 folder entries"};
     for (size_t i = 0; i < sizeof reasons / sizeof *reasons; i++)
         if (!strstr(msg, reasons[i])) fail_msg("no '%s' in:\n%s", reasons[i], msg);
     assert_non_null(strstr(msg, ".hidden.csv: hidden"));
@@ -310,7 +320,8 @@ static void test_input_folders(void **state) {
     assert_int_equal(q(db, "SELECT count(*) FROM posts WHERE decision = 'kept'"), 5);
     /* Sorted order: a.csv, b.csv, c.jsonl are sources 1, 2, 3. */
     assert_int_equal(q(db, "SELECT count(*) FROM sources WHERE id = 1 AND path LIKE '%/a.csv'"), 1);
-    assert_int_equal(q(db, "SELECT count(*) FROM sources WHERE id = 3 AND path LIKE '%/c.jsonl' AND format = 'jsonl'"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM sources WHERE id = 3 AND path LIKE '%/c.jsonl' AND format = 'jsonl'"),
+                     1);
     assert_int_equal(q(db, "SELECT source_id FROM posts WHERE post_id = '3'"), 2);
     sqlite3_close(db);
     free(ds);
@@ -400,14 +411,10 @@ static void test_musk_conversations(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decisions_in_catalog),
-        cmocka_unit_test(test_near_dup_disabled),
-        cmocka_unit_test(test_split_is_deterministic),
-        cmocka_unit_test(test_failed_ingest_keeps_old_catalog),
-        cmocka_unit_test(test_killed_ingest),
-        cmocka_unit_test(test_cli_usage_and_stats),
-        cmocka_unit_test(test_musk_conversations),
-        cmocka_unit_test(test_input_folders),
+        cmocka_unit_test(test_decisions_in_catalog),   cmocka_unit_test(test_near_dup_disabled),
+        cmocka_unit_test(test_split_is_deterministic), cmocka_unit_test(test_failed_ingest_keeps_old_catalog),
+        cmocka_unit_test(test_killed_ingest),          cmocka_unit_test(test_cli_usage_and_stats),
+        cmocka_unit_test(test_musk_conversations),     cmocka_unit_test(test_input_folders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,14 +13,15 @@
 #include "util/file.h"
 
 /* V = 300 is not a multiple of 128, so wte is padded to 384 rows. */
-static const Gpt2Config tiny = {.n_layer = 2, .n_head = 2, .n_embd = 16, .n_ctx = 24, .vocab_size = 300, .ln_eps = 1e-5f};
+static const Gpt2Config tiny = {
+    .n_layer = 2, .n_head = 2, .n_embd = 16, .n_ctx = 24, .vocab_size = 300, .ln_eps = 1e-5f};
 
 /* Offsets (in elements) of the 16 tensors in an llm.c file, from llm.c's
  * write_tensors order and shapes (wte padded to Vp rows). */
 static void file_offsets(const Gpt2Config *c, size_t vp, size_t off[17]) {
     size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, T = (size_t)c->n_ctx;
-    size_t n[16] = {vp * C, T * C, L * C, L * C, L * 3 * C * C, L * 3 * C, L * C * C, L * C,
-                    L * C, L * C, L * 4 * C * C, L * 4 * C, L * C * 4 * C, L * C, C, C};
+    size_t n[16] = {vp * C, T * C, L * C,         L * C,     L * 3 * C * C, L * 3 * C, L * C * C, L * C,
+                    L * C,  L * C, L * 4 * C * C, L * 4 * C, L * C * 4 * C, L * C,     C,         C};
     off[0] = 0;
     for (int i = 0; i < 16; i++) off[i + 1] = off[i] + n[i];
 }
@@ -61,8 +62,7 @@ static void test_export_layout_by_hand(void **state) {
     for (size_t l = 0; l < 2; l++)
         for (size_t o = 0; o < C; o++)
             for (size_t i = 0; i < 4 * C; i++)
-                assert_true(f[off[12] + l * 4 * C * C + o * 4 * C + i] ==
-                            m.params.fcprojw[l * 4 * C * C + i * C + o]);
+                assert_true(f[off[12] + l * 4 * C * C + o * 4 * C + i] == m.params.fcprojw[l * 4 * C * C + i * C + o]);
     assert_memory_equal(f + off[13], m.params.fcprojb, 2 * C * sizeof(float));
     assert_memory_equal(f + off[15], m.params.lnfb, C * sizeof(float));
     /* And back: bit for bit. */
@@ -103,17 +103,19 @@ static void write_bf16_file(const Gpt2Model *m, const char *path) {
     int32_t h[256] = {20240326, 5, c->n_ctx, c->vocab_size, c->n_layer, c->n_head, c->n_embd, (int32_t)vp};
     fwrite(h, sizeof h, 1, f);
     const Gpt2Params *p = &m->params;
-#define PUT(x)                                \
-    do {                                      \
-        uint16_t b_ = to_bf16(x);             \
-        fwrite(&b_, 2, 1, f);                 \
+#define PUT(x)                    \
+    do {                          \
+        uint16_t b_ = to_bf16(x); \
+        fwrite(&b_, 2, 1, f);     \
     } while (0)
     for (size_t i = 0; i < vp * C; i++) PUT(i < V * C ? p->wte[i] : 0.0f);
     for (size_t i = 0; i < (size_t)c->n_ctx * C; i++) PUT(p->wpe[i]);
     for (size_t i = 0; i < L * C; i++) PUT(p->ln1w[i]);
     for (size_t i = 0; i < L * C; i++) PUT(p->ln1b[i]);
-    const struct { const float *w; size_t in, out; } lin[4] = {
-        {p->qkvw, C, 3 * C}, {p->attprojw, C, C}, {p->fcw, C, 4 * C}, {p->fcprojw, 4 * C, C}};
+    const struct {
+        const float *w;
+        size_t in, out;
+    } lin[4] = {{p->qkvw, C, 3 * C}, {p->attprojw, C, C}, {p->fcw, C, 4 * C}, {p->fcprojw, 4 * C, C}};
     const float *bias[4] = {p->qkvb, p->attprojb, p->fcb, p->fcprojb};
     for (int k = 0; k < 4; k++) {
         size_t in = lin[k].in, out = lin[k].out;
@@ -207,15 +209,19 @@ static void test_cli(void **state) {
     assert_string_equal(losses[0], losses[1]); /* the same model, so the same loss */
     free(losses[0]);
     free(losses[1]);
-    snprintf(cmd, sizeof cmd, "%s train --train %s --init %s --tokenizer %s/tokenizer.json --batch 2 --seq 32 --steps 3"
-             " --out %s/run 2>&1", chirp_bin(), shard, bin, mdir, mdir);
+    snprintf(cmd, sizeof cmd,
+             "%s train --train %s --init %s --tokenizer %s/tokenizer.json --batch 2 --seq 32 --steps 3"
+             " --out %s/run 2>&1",
+             chirp_bin(), shard, bin, mdir, mdir);
     out = NULL;
     int rc = run_capture(cmd, &out);
     if (rc != 0) fail_msg("train --init FILE.bin: %s", out);
     assert_non_null(strstr(out, "step 3 loss"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s generate --model %s --tokenizer %s/tokenizer.json --prompt 'Once upon' --temperature 0"
-             " --max-tokens 12 2>/dev/null", chirp_bin(), bin, mdir);
+    snprintf(cmd, sizeof cmd,
+             "%s generate --model %s --tokenizer %s/tokenizer.json --prompt 'Once upon' --temperature 0"
+             " --max-tokens 12 2>/dev/null",
+             chirp_bin(), bin, mdir);
     char *a = NULL, *b = NULL;
     assert_int_equal(run_capture(cmd, &a), 0);
     snprintf(cmd, sizeof cmd, "%s generate --model %s --prompt 'Once upon' --temperature 0 --max-tokens 12 2>/dev/null",

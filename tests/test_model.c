@@ -150,10 +150,8 @@ static void test_bad_files_rejected(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_param_count_gpt2),
-        cmocka_unit_test(test_load_tiny_init),
-        cmocka_unit_test(test_save_load_round_trip),
-        cmocka_unit_test(test_prefixed_names_and_buffers),
+        cmocka_unit_test(test_param_count_gpt2),     cmocka_unit_test(test_load_tiny_init),
+        cmocka_unit_test(test_save_load_round_trip), cmocka_unit_test(test_prefixed_names_and_buffers),
         cmocka_unit_test(test_bad_files_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

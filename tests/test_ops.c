@@ -190,8 +190,8 @@ static void test_encoder_grad(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layernorm_grad), cmocka_unit_test(test_matmul_grad),
-        cmocka_unit_test(test_attention_grad), cmocka_unit_test(test_gelu_grad),
+        cmocka_unit_test(test_layernorm_grad),    cmocka_unit_test(test_matmul_grad),
+        cmocka_unit_test(test_attention_grad),    cmocka_unit_test(test_gelu_grad),
         cmocka_unit_test(test_crossentropy_grad), cmocka_unit_test(test_encoder_grad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,8 +34,9 @@ static char *tiny_tokenizer(const char *dir) {
         int printable = (byte >= 33 && byte <= 126) || (byte >= 161 && byte <= 172) || byte >= 174;
         int cp = printable ? byte : 256 + extra++;
         char key[16];
-        int n = cp < 0x80 ? snprintf(key, sizeof key, "%c", cp)
-                          : cp < 0x800 ? snprintf(key, sizeof key, "%c%c", 0xC0 | (cp >> 6), 0x80 | (cp & 63)) : 0;
+        int n = cp < 0x80    ? snprintf(key, sizeof key, "%c", cp)
+                : cp < 0x800 ? snprintf(key, sizeof key, "%c%c", 0xC0 | (cp >> 6), 0x80 | (cp & 63))
+                             : 0;
         char item[64];
         if (cp == '"' || cp == '\\') n = snprintf(key, sizeof key, "\\%c", cp);
         int m = snprintf(item, sizeof item, "%s\"%.*s\":%d", byte ? "," : "", n, key, byte);
@@ -56,9 +57,9 @@ static char *make_csv(const char *dir) {
     buf_push(&b, head, strlen(head));
     for (int i = 1; i <= 60; i++) {
         char line[256];
-        int n = snprintf(line, sizeof line, "%d,%d,[%d],\"Post number %d says %s, caf\xC3\xA9 \xF0\x9F\x98\x80\"\n", i,
-                         100 * (1 + i % 3), i > 1 && i % 4 == 0 ? i - 1 : 0, i,
-                         i % 2 ? "something odd" : "an even thing");
+        int n =
+            snprintf(line, sizeof line, "%d,%d,[%d],\"Post number %d says %s, caf\xC3\xA9 \xF0\x9F\x98\x80\"\n", i,
+                     100 * (1 + i % 3), i > 1 && i % 4 == 0 ? i - 1 : 0, i, i % 2 ? "something odd" : "an even thing");
         buf_push(&b, line, (size_t)n);
     }
     char *path = path_join(dir, "posts.csv");
@@ -77,7 +78,7 @@ static void ingest(const char *csv, const char *out, const char *optout) {
     opt.optout_files = oo;
     opt.noptout = optout ? 1 : 0;
     opt.val_fraction = 0.2;
-    opt.near_dup = 0;   /* the posts are deliberately alike */
+    opt.near_dup = 0; /* the posts are deliberately alike */
     opt.out = out;
     IngestStats st;
     if (ingest_run(&opt, &st) != 0) fail_msg("ingest: %s", chirp_error());
@@ -97,7 +98,7 @@ static void test_shards_and_manifest(void **state) {
     PrepareStats st;
     assert_int_equal(prepare_run(&po, tok, &st), 0);
     assert_int_equal(st.posts, 60);
-    assert_true(st.train_shards >= 3);   /* 200-token shards force a roll-over */
+    assert_true(st.train_shards >= 3); /* 200-token shards force a roll-over */
     assert_true(st.val_shards >= 1);
     /* The provenance summary beside the shards, from the catalog. */
     char *prov_path = path_join(data, "provenance.json");
@@ -221,8 +222,8 @@ static void test_audit_cli(void **state) {
     assert_non_null(strstr(out, "decision: kept"));
     assert_non_null(strstr(out, "token offset"));
     free(out);
-    snprintf(args, sizeof args, "audit --dataset %s --text 'Post number 9 says something odd, caf\xC3\xA9 \xF0\x9F\x98\x80'",
-             ds2);
+    snprintf(args, sizeof args,
+             "audit --dataset %s --text 'Post number 9 says something odd, caf\xC3\xA9 \xF0\x9F\x98\x80'", ds2);
     assert_int_equal(run_chirp(args, &out), 0);
     assert_non_null(strstr(out, "post 9 by"));
     free(out);
@@ -269,7 +270,7 @@ static void test_train_tokenizer_cli(void **state) {
     assert_non_null(strstr(out, "1 documents match"));
     free(out);
     snprintf(args, sizeof args, "prepare --dataset %s --train-tokenizer --tokenizer %s --out %s", ds, tok, data);
-    assert_int_equal(run_chirp(args, NULL), 2);   /* needs --vocab-size */
+    assert_int_equal(run_chirp(args, NULL), 2); /* needs --vocab-size */
     free(oo);
     free(json);
     free(tok);

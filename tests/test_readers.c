@@ -53,13 +53,12 @@ static int read_all(const char *path, const char *format, const ReaderOptions *o
 static void test_csv_rfc4180(void **state) {
     (void)state;
     const char *dir = test_tmpdir();
-    const char csv[] =
-        "replied_to,tweet_id,text,author_id\r\n"
-        "[],1,plain,10\r\n"
-        "[5],2,\"with, comma and \"\"quotes\"\"\",11\r\n"
-        "\"[]\",3,\"two\nlines\",12\r\n"
-        "\r\n"
-        "['7'],4,\"crlf\r\ninside\",13\r\n";
+    const char csv[] = "replied_to,tweet_id,text,author_id\r\n"
+                       "[],1,plain,10\r\n"
+                       "[5],2,\"with, comma and \"\"quotes\"\"\",11\r\n"
+                       "\"[]\",3,\"two\nlines\",12\r\n"
+                       "\r\n"
+                       "['7'],4,\"crlf\r\ninside\",13\r\n";
     char *path = write_tmp(dir, "t.csv", csv, sizeof csv - 1);
     Got g;
     assert_int_equal(read_all(path, "auto", NULL, &g), 0);
@@ -173,14 +172,13 @@ static void test_musk_tweet_csv(void **state) {
 static void test_jsonl_paths_and_broken_line(void **state) {
     (void)state;
     const char *dir = test_tmpdir();
-    const char data[] =
-        "{\"id\": 1, \"text\": \"one\", \"user\": {\"name\": \"ann\"}, \"reply_to\": null}\n"
-        "\n"
-        "{\"id\": \"2\", \"text\": \"two\", \"user\": {\"name\": \"bob\"}, \"reply_to\": \"1\"}\n"
-        "{\"id\": 3, \"text\": \"broken\", \n"
-        "{\"id\": 4, \"user\": {\"name\": \"cy\"}}\n"
-        "[1,2]\n"
-        "{\"id\": 5, \"text\": \"caf\\u00e9 \\ud83d\\ude00\", \"user\": {\"name\": \"dee\"}}\n";
+    const char data[] = "{\"id\": 1, \"text\": \"one\", \"user\": {\"name\": \"ann\"}, \"reply_to\": null}\n"
+                        "\n"
+                        "{\"id\": \"2\", \"text\": \"two\", \"user\": {\"name\": \"bob\"}, \"reply_to\": \"1\"}\n"
+                        "{\"id\": 3, \"text\": \"broken\", \n"
+                        "{\"id\": 4, \"user\": {\"name\": \"cy\"}}\n"
+                        "[1,2]\n"
+                        "{\"id\": 5, \"text\": \"caf\\u00e9 \\ud83d\\ude00\", \"user\": {\"name\": \"dee\"}}\n";
     char *path = write_tmp(dir, "p.jsonl", data, sizeof data - 1);
     ReaderOptions opt = {.author_field = "user.name"};
     Got g;
@@ -195,10 +193,11 @@ static void test_jsonl_paths_and_broken_line(void **state) {
 static void test_trump_inline_surrogates(void **state) {
     (void)state;
     const char *dir = test_tmpdir();
-    const char data[] = "[{\"source\": \"x\", \"id_str\": \"9\", \"text\": \"hi \\ud83d\\ude00 &amp; \\\"q\\\"\\nline\","
-                        " \"created_at\": \"Mon Dec 31 23:53:06 +0000 2018\", \"is_retweet\": false},"
-                        "{\"id_str\": \"8\", \"text\": \"RT @a: b\", \"is_retweet\": true},"
-                        "{\"id_str\": \"7\", \"text\": \"bad \\ud83d\"}]";
+    const char data[] =
+        "[{\"source\": \"x\", \"id_str\": \"9\", \"text\": \"hi \\ud83d\\ude00 &amp; \\\"q\\\"\\nline\","
+        " \"created_at\": \"Mon Dec 31 23:53:06 +0000 2018\", \"is_retweet\": false},"
+        "{\"id_str\": \"8\", \"text\": \"RT @a: b\", \"is_retweet\": true},"
+        "{\"id_str\": \"7\", \"text\": \"bad \\ud83d\"}]";
     char *path = write_tmp(dir, "condensed.json", data, sizeof data - 1);
     Reader *r = reader_open(path, "auto", NULL);
     assert_non_null(r);
@@ -211,7 +210,7 @@ static void test_trump_inline_surrogates(void **state) {
     assert_false(p.retweet);
     assert_int_equal(reader_next(r, &p), 1);
     assert_true(p.retweet);
-    assert_int_equal(reader_next(r, &p), 1);   /* a lone surrogate is malformed */
+    assert_int_equal(reader_next(r, &p), 1); /* a lone surrogate is malformed */
     assert_non_null(p.error);
     assert_int_equal(reader_next(r, &p), 0);
     reader_free(r);
@@ -252,7 +251,7 @@ static void test_trump_archive_real(void **state) {
         total += n;
     }
     assert_int_equal(total, 23660);
-    assert_true(emoji > 0);   /* surrogate pairs became 4-byte UTF-8 */
+    assert_true(emoji > 0); /* surrogate pairs became 4-byte UTF-8 */
 }
 
 static const char tweets_js[] =

@@ -74,7 +74,7 @@ static void test_top_p_never_excluded(void **state) {
         }
         sampler_free(s);
     }
-    assert_true(hits_outside_top1 > 100);  /* the filter is not just greedy */
+    assert_true(hits_outside_top1 > 100); /* the filter is not just greedy */
 }
 
 static void test_min_p_never_excluded(void **state) {
@@ -155,7 +155,7 @@ static void test_greedy_and_penalties(void **state) {
     assert_int_equal(sampler_sample(s, l), 10);
     sampler_free(s);
 
-    c.repetition_penalty = 1.5f;  /* 3.0 / 1.5 = 2.0 < 2.5 */
+    c.repetition_penalty = 1.5f; /* 3.0 / 1.5 = 2.0 < 2.5 */
     s = sampler_new(&c, V);
     sampler_observe(s, 10);
     assert_int_equal(sampler_sample(s, l), 20);
@@ -165,18 +165,18 @@ static void test_greedy_and_penalties(void **state) {
 
     sampler_config_default(&c);
     c.temperature = 0.0f;
-    c.frequency_penalty = 0.2f;  /* 3.0 - 3 * 0.2 = 2.4 < 2.5 */
+    c.frequency_penalty = 0.2f; /* 3.0 - 3 * 0.2 = 2.4 < 2.5 */
     s = sampler_new(&c, V);
     sampler_observe(s, 10);
     sampler_observe(s, 10);
-    assert_int_equal(sampler_sample(s, l), 10);  /* 2.6 */
+    assert_int_equal(sampler_sample(s, l), 10); /* 2.6 */
     sampler_observe(s, 10);
     assert_int_equal(sampler_sample(s, l), 20);
     sampler_free(s);
 
     sampler_config_default(&c);
     c.temperature = 0.0f;
-    c.presence_penalty = 0.6f;  /* once seen: 2.4 */
+    c.presence_penalty = 0.6f; /* once seen: 2.4 */
     s = sampler_new(&c, V);
     sampler_observe(s, 10);
     assert_int_equal(sampler_sample(s, l), 20);

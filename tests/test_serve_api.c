@@ -37,11 +37,13 @@ static void test_chat_fields(void **state) {
     ApiError e;
     const char *body =
         "{\"model\": \"m\", \"messages\": [{\"role\": \"system\", \"content\": \"be brief\"},"
-        " {\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"hi \"}, {\"type\": \"text\", \"text\": \"there\"}]},"
+        " {\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"hi \"}, {\"type\": \"text\", \"text\": "
+        "\"there\"}]},"
         " {\"role\": \"assistant\", \"content\": null}, {\"role\": \"developer\", \"content\": \"x\"}],"
         " \"max_completion_tokens\": 9, \"temperature\": 0.5, \"top_p\": 0.9, \"top_k\": 40, \"min_p\": 0.05,"
         " \"frequency_penalty\": 0.1, \"presence_penalty\": -0.2, \"repetition_penalty\": 1.1, \"seed\": 42,"
-        " \"n\": 2, \"stream\": true, \"stream_options\": {\"include_usage\": true}, \"stop\": [\"\\n\", \"END\", \"\"],"
+        " \"n\": 2, \"stream\": true, \"stream_options\": {\"include_usage\": true}, \"stop\": [\"\\n\", \"END\", "
+        "\"\"],"
         " \"logprobs\": true, \"top_logprobs\": 3, \"logit_bias\": {\"7\": -100, \"12\": 2.5}, \"user\": \"u1\","
         " \"unknown_field\": {\"ignored\": [1, 2]}}";
     assert_int_equal(parse(API_CHAT, body, &r, &e), 0);
@@ -79,10 +81,14 @@ static void test_defaults_and_clamping(void **state) {
     api_request_free(&r);
     /* Chat runs to the end of the context unless told; a huge max_tokens
      * is clamped to the context rather than refused. */
-    assert_int_equal(parse(API_CHAT, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_tokens\": null}", &r, &e), 0);
+    assert_int_equal(
+        parse(API_CHAT, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_tokens\": null}", &r, &e), 0);
     assert_int_equal(r.max_tokens, -1);
     api_request_free(&r);
-    assert_int_equal(parse(API_CHAT, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_tokens\": 1000000000000}", &r, &e), 0);
+    assert_int_equal(parse(API_CHAT,
+                           "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_tokens\": 1000000000000}",
+                           &r, &e),
+                     0);
     assert_int_equal(r.max_tokens, 128);
     api_request_free(&r);
 }
@@ -91,7 +97,8 @@ static void test_prompt_forms(void **state) {
     (void)state;
     ApiRequest r;
     ApiError e;
-    assert_int_equal(parse(API_COMPLETION, "{\"prompt\": [\"a\", \"b\", [1, 2, 3]], \"echo\": true, \"logprobs\": 2}", &r, &e), 0);
+    assert_int_equal(
+        parse(API_COMPLETION, "{\"prompt\": [\"a\", \"b\", [1, 2, 3]], \"echo\": true, \"logprobs\": 2}", &r, &e), 0);
     assert_int_equal(r.n_prompts, 3);
     assert_string_equal(r.prompts[1].text, "b");
     assert_int_equal(r.prompts[2].n_ids, 3);
@@ -108,7 +115,7 @@ static void test_wrong_types_and_ranges(void **state) {
     (void)state;
     const char *msg = "\"messages\": [{\"role\": \"user\", \"content\": \"x\"}]";
     char body[512];
-#define CHAT_BAD(extra, param)                            \
+#define CHAT_BAD(extra, param)                           \
     snprintf(body, sizeof body, "{%s, %s}", msg, extra); \
     expect_bad(API_CHAT, body, param)
     CHAT_BAD("\"temperature\": \"hot\"", "temperature");
@@ -135,7 +142,8 @@ static void test_wrong_types_and_ranges(void **state) {
     expect_bad(API_CHAT, "{}", "messages");
     expect_bad(API_CHAT, "{\"messages\": [{\"role\": \"tool\", \"content\": \"x\"}]}", "messages");
     expect_bad(API_CHAT, "{\"messages\": [{\"content\": \"x\"}]}", "messages");
-    expect_bad(API_CHAT, "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}", "messages");
+    expect_bad(API_CHAT, "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}",
+               "messages");
     expect_bad(API_COMPLETION, "{\"prompt\": 5}", "prompt");
     expect_bad(API_COMPLETION, "{\"prompt\": [1, 400]}", "prompt");
     expect_bad(API_COMPLETION, "{\"prompt\": []}", "prompt");
@@ -147,8 +155,16 @@ static void test_wrong_types_and_ranges(void **state) {
 /* Bodies that are not JSON objects: a 400 with no param, never a crash. */
 static void test_hostile_bodies(void **state) {
     (void)state;
-    const char *bodies[] = {"", "{", "[]", "null", "\"x\"", "{\"messages\": [", "\xff\xfe{}",
-                            "{\"prompt\": \"\xc3\x28\"}", "{\"prompt\": \"\\u0000\"}", "{\"a\":1}garbage"};
+    const char *bodies[] = {"",
+                            "{",
+                            "[]",
+                            "null",
+                            "\"x\"",
+                            "{\"messages\": [",
+                            "\xff\xfe{}",
+                            "{\"prompt\": \"\xc3\x28\"}",
+                            "{\"prompt\": \"\\u0000\"}",
+                            "{\"a\":1}garbage"};
     for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) expect_bad(API_COMPLETION, bodies[i], NULL);
     /* Deep nesting is refused by the parser's depth limit, not the stack. */
     size_t depth = 100000;
@@ -189,7 +205,8 @@ static void test_response_shapes(void **state) {
     assert_non_null(o);
     assert_string_equal(json_string_value(json_object_get(o, "object")), "chat.completion");
     json_t *ch = json_array_get(json_object_get(o, "choices"), 0);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(ch, "message"), "content")), "ok \xef\xbf\xbd!");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ch, "message"), "content")),
+                        "ok \xef\xbf\xbd!");
     assert_string_equal(json_string_value(json_object_get(ch, "finish_reason")), "stop");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "usage"), "total_tokens")), 5);
     json_decref(o);

@@ -95,10 +95,11 @@ static int exchange(int port, const char *req, size_t len, char **out) {
 
 static int post(int port, const char *path, const char *auth, const char *body, char **out) {
     char req[70000];
-    int n = snprintf(req, sizeof req,
-                     "POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%sContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n\r\n%s",
-                     path, auth ? "Authorization: Bearer " : "", auth ? auth : "", auth ? "\r\n" : "", strlen(body), body);
+    int n =
+        snprintf(req, sizeof req,
+                 "POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%sContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n\r\n%s",
+                 path, auth ? "Authorization: Bearer " : "", auth ? auth : "", auth ? "\r\n" : "", strlen(body), body);
     return exchange(port, req, (size_t)n, out);
 }
 
@@ -117,8 +118,7 @@ static int held_stream(int port, const char *auth) {
     if (fd < 0) return -1;
     char body[256], req[1024];
     snprintf(body, sizeof body, "{\"prompt\": \"Once\", \"max_tokens\": 100000, \"stream\": true, %s}", no_eot);
-    int n = snprintf(req, sizeof req,
-                     "POST /v1/completions HTTP/1.1\r\nHost: x\r\n%s%s%sContent-Length: %zu\r\n\r\n%s",
+    int n = snprintf(req, sizeof req, "POST /v1/completions HTTP/1.1\r\nHost: x\r\n%s%s%sContent-Length: %zu\r\n\r\n%s",
                      auth ? "Authorization: Bearer " : "", auth ? auth : "", auth ? "\r\n" : "", strlen(body), body);
     if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
         close(fd);
@@ -171,8 +171,8 @@ static void test_status_codes(void **state) {
     assert_non_null(strstr(out, "\"param\":\"top_k\""));
     free(out);
     /* More choices than slots and queue together can ever hold. */
-    assert_int_equal(post(p, "/v1/completions", KEY, "{\"prompt\": [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"], \"n\": 16}", &out),
-                     400);
+    assert_int_equal(
+        post(p, "/v1/completions", KEY, "{\"prompt\": [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"], \"n\": 16}", &out), 400);
     assert_non_null(strstr(out, "96 choices"));
     free(out);
     /* A prompt longer than the context: both token counts. */
@@ -344,9 +344,10 @@ static size_t hostile(int i, char *buf, size_t cap) {
                                 "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " KEY
                                 "\r\nContent-Length: 500\r\n\r\n{\"prompt\":");
     /* huge max_tokens on a valid request, but with a wrong key */
-    return (size_t)snprintf(buf, cap,
-                            "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\n"
-                            "Connection: close\r\nContent-Length: 40\r\n\r\n{\"prompt\":\"x\",\"max_tokens\":9999999999}");
+    return (size_t)snprintf(
+        buf, cap,
+        "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\n"
+        "Connection: close\r\nContent-Length: 40\r\n\r\n{\"prompt\":\"x\",\"max_tokens\":9999999999}");
 }
 
 /* 10,000 malformed or hostile requests: no crash, every one answered or
@@ -457,7 +458,9 @@ static void test_sigterm_exits_zero(void **state) {
     close(stuck);
     bool ended = all.data && (strstr(all.data, "data: [DONE]") || strstr(all.data, "shutting down"));
     printf("  stopped in %.1f s; the reading client's stream ended with %s\n", took,
-           !ended ? "nothing" : strstr(all.data, "[DONE]") ? "[DONE]" : "the shutdown error");
+           !ended                       ? "nothing"
+           : strstr(all.data, "[DONE]") ? "[DONE]"
+                                        : "the shutdown error");
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_true(took < 10.0);
     assert_true(ended);

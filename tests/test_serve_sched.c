@@ -119,7 +119,10 @@ static char *generate_alone(const char *prompt, int max_tokens, float temperatur
 }
 
 static Scheduler *scheduler(int slots, int max_queue, size_t max_backlog) {
-    SchedConfig c = {.slots = slots, .max_queue = max_queue, .prefill_chunk = 7, .threads = 2,
+    SchedConfig c = {.slots = slots,
+                     .max_queue = max_queue,
+                     .prefill_chunk = 7,
+                     .threads = 2,
                      .max_backlog = max_backlog ? max_backlog : 1 << 20};
     Scheduler *s = sched_new(&model, tok, metrics, &c);
     assert_non_null(s);
@@ -147,7 +150,8 @@ static void test_batched_equals_generate(void **state) {
         assert_true(wait_finished(r[i], 60));
         const char *finish = NULL;
         char *got = collect(r[i], &finish, NULL);
-        if (strcmp(got, expect[i]) != 0) fprintf(stderr, "choice %d:\n  alone:   %s\n  batched: %s\n", i, expect[i], got);
+        if (strcmp(got, expect[i]) != 0)
+            fprintf(stderr, "choice %d:\n  alone:   %s\n  batched: %s\n", i, expect[i], got);
         assert_string_equal(got, expect[i]);
         assert_non_null(finish);
         free(got);
@@ -306,12 +310,9 @@ static void test_stop_ends_everything(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_batched_equals_generate),
-        cmocka_unit_test(test_queue_bound),
-        cmocka_unit_test(test_cancel_frees_slot),
-        cmocka_unit_test(test_prompt_cache_reuse),
-        cmocka_unit_test(test_backlog_pauses_stream),
-        cmocka_unit_test(test_stop_ends_everything),
+        cmocka_unit_test(test_batched_equals_generate), cmocka_unit_test(test_queue_bound),
+        cmocka_unit_test(test_cancel_frees_slot),       cmocka_unit_test(test_prompt_cache_reuse),
+        cmocka_unit_test(test_backlog_pauses_stream),   cmocka_unit_test(test_stop_ends_everything),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -180,8 +180,9 @@ static void test_loader_masks_and_packs(void **state) {
     sft_close(&d);
 
     /* errors: bad JSON names file:line; nothing to learn; too short */
-    write_file(p, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"yo\"}]}\n"
-                  "{\"messages\": [oops\n");
+    write_file(p,
+               "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"yo\"}]}\n"
+               "{\"messages\": [oops\n");
     assert_int_equal(sft_open(&d, p, &t, tok, 1, 2, tokenizer_vocab_size(tok), 0, 0), -1);
     char want[600];
     snprintf(want, sizeof want, "%s:2:", p);
@@ -193,7 +194,8 @@ static void test_loader_masks_and_packs(void **state) {
     write_file(p, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}\n");
     assert_int_equal(sft_open(&d, p, &t, tok, 1, 2, tokenizer_vocab_size(tok), 0, 0), -1);
     assert_non_null(strstr(chirp_error(), "no conversation with an assistant turn"));
-    write_file(p, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"yo\"}]}\n");
+    write_file(p,
+               "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"yo\"}]}\n");
     assert_int_equal(sft_open(&d, p, &t, tok, 4, 64, tokenizer_vocab_size(tok), 0, 0), -1);
     assert_non_null(strstr(chirp_error(), "fewer than one batch needs"));
     free(p);
@@ -207,8 +209,10 @@ static void write_convs(const char *path) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     for (int i = 0; i < 60; i++)
-        fprintf(f, "{\"messages\": [{\"role\": \"user\", \"content\": \"how are you today %d?\"}, {\"role\": "
-                   "\"assistant\", \"content\": \"the bird sings yes\"}]}\n", i);
+        fprintf(f,
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"how are you today %d?\"}, {\"role\": "
+                "\"assistant\", \"content\": \"the bird sings yes\"}]}\n",
+                i);
     fprintf(f, "{\"messages\": [{\"role\": \"user\", \"content\": \"no reply\"}]}\n");
     fclose(f);
 }
@@ -299,8 +303,9 @@ static void test_resume_bit_identical(void **state) {
     assert_non_null(strstr(a, "val step 10 loss "));
     assert_string_equal(a5, b);
     /* another conversations file is refused on resume */
-    snprintf(cmd, sizeof cmd, "echo '{\"messages\":[{\"role\":\"assistant\",\"content\":\"hi\"}]}' >> %s && %s train %s --resume 2>&1", conv, chirp_bin(),
-             common);
+    snprintf(cmd, sizeof cmd,
+             "echo '{\"messages\":[{\"role\":\"assistant\",\"content\":\"hi\"}]}' >> %s && %s train %s --resume 2>&1",
+             conv, chirp_bin(), common);
     char *err = NULL;
     assert_int_equal(run_capture(cmd, &err), 1);
     assert_non_null(strstr(err, "sha256"));
@@ -331,8 +336,10 @@ static void test_grad_accum_weighting(void **state) {
     FILE *f = fopen(conv, "w");
     assert_non_null(f);
     for (int i = 0; i < 60; i++) {
-        fprintf(f, "{\"messages\": [{\"role\": \"user\", \"content\": \"hello %d\"}, {\"role\": \"assistant\", "
-                   "\"content\": \"the bird sings", i);
+        fprintf(f,
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"hello %d\"}, {\"role\": \"assistant\", "
+                "\"content\": \"the bird sings",
+                i);
         for (int r = 0; r < i * 7 % 5; r++) fprintf(f, " yes no");
         fprintf(f, "\"}]}\n");
     }
@@ -394,8 +401,9 @@ static void test_cli_errors(void **state) {
     const char *dir = test_tmpdir();
     char conv[512], cmd[4096];
     snprintf(conv, sizeof conv, "%s/bad.jsonl", dir);
-    write_file(conv, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"yo\"}]}\n"
-                     "not json\n");
+    write_file(conv,
+               "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"yo\"}]}\n"
+               "not json\n");
     char *err = NULL;
     snprintf(cmd, sizeof cmd, "%s train --sft %s --tokenizer %s %s --batch 1 --seq 4 --out %s/r 2>&1", chirp_bin(),
              conv, tokdir, ARCH, dir);
@@ -416,9 +424,9 @@ static void test_cli_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_masked_loss_by_hand),   cmocka_unit_test(test_masked_gradient),
-        cmocka_unit_test(test_loader_masks_and_packs), cmocka_unit_test(test_end_to_end_chat),
-        cmocka_unit_test(test_resume_bit_identical),  cmocka_unit_test(test_grad_accum_weighting),
+        cmocka_unit_test(test_masked_loss_by_hand),       cmocka_unit_test(test_masked_gradient),
+        cmocka_unit_test(test_loader_masks_and_packs),    cmocka_unit_test(test_end_to_end_chat),
+        cmocka_unit_test(test_resume_bit_identical),      cmocka_unit_test(test_grad_accum_weighting),
         cmocka_unit_test(test_gpt2_vocab_plain_template), cmocka_unit_test(test_cli_errors),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -101,8 +101,8 @@ static void test_uint32_shards_at_70000(void **state) {
     const char *dir = test_tmpdir();
     char args[4096], tj[600], data[600], ds[600];
     write_posts(dir, 3000, 60);
-    snprintf(args, sizeof args, "tokenizer train --input %s/corpus.txt --vocab-size 70000 --min-frequency 1 --out %s/tok",
-             dir, dir);
+    snprintf(args, sizeof args,
+             "tokenizer train --input %s/corpus.txt --vocab-size 70000 --min-frequency 1 --out %s/tok", dir, dir);
     assert_int_equal(run_chirp(args, NULL), 0);
     snprintf(tj, sizeof tj, "%s/tok/tokenizer.json", dir);
     Tokenizer *tok = tokenizer_load(tj);
@@ -136,10 +136,11 @@ static void test_uint32_shards_at_70000(void **state) {
 
     /* Train reads them (a token over 65,535 must reach the model), eval
      * too; the first loss is about ln(70000) = 11.16. */
-    snprintf(args, sizeof args,
-             "train --train '%s/train_*.bin' --val '%s/val_*.bin' --layers 1 --heads 1 --embd 16 --ctx 32 --vocab 70000 "
-             "--tokenizer %s --batch 2 --seq 32 --steps 3 --eval-batches 2 --out %s/run --threads 2",
-             data, data, tj, dir);
+    snprintf(
+        args, sizeof args,
+        "train --train '%s/train_*.bin' --val '%s/val_*.bin' --layers 1 --heads 1 --embd 16 --ctx 32 --vocab 70000 "
+        "--tokenizer %s --batch 2 --seq 32 --steps 3 --eval-batches 2 --out %s/run --threads 2",
+        data, data, tj, dir);
     out = NULL;
     rc = run_chirp(args, &out);
     if (rc != 0) fail_msg("train: %s", out);
@@ -211,7 +212,7 @@ static void check_train_view(const char *data, const char *ds, const Tokenizer *
 static void test_prepare_killed_at_every_step(void **state) {
     (void)state;
     const char *points[] = {"prepare:one-shard-written", "prepare:shards-written", "prepare:manifest-committed",
-                            "prepare:switching", "prepare:switched", "prepare:provenance-written"};
+                            "prepare:switching",         "prepare:switched",       "prepare:provenance-written"};
     char mdir[512];
     assert_int_equal(test_tiny_model(mdir, sizeof mdir, 3), 0);
     char tj[600];
@@ -234,8 +235,10 @@ static void test_prepare_killed_at_every_step(void **state) {
         snprintf(args, sizeof args, "prepare --dataset %s --tokenizer %s --out %s --shard-tokens 600", ds, tj, data);
         assert_int_equal(run_chirp(args, NULL), 0);
         char cmd[8192];
-        snprintf(cmd, sizeof cmd, "CHIRP_CRASH_AT=%s %s prepare --dataset %s --tokenizer %s --out %s --shard-tokens 2000"
-                 " >/dev/null 2>&1", points[k], chirp_bin(), ds, tj, data);
+        snprintf(cmd, sizeof cmd,
+                 "CHIRP_CRASH_AT=%s %s prepare --dataset %s --tokenizer %s --out %s --shard-tokens 2000"
+                 " >/dev/null 2>&1",
+                 points[k], chirp_bin(), ds, tj, data);
         int rc = run_capture(cmd, NULL);
         printf("  killed at %s: exit %d\n", points[k], rc);
         assert_true(rc == 137 || rc == -1); /* killed by SIGKILL (the shell reports 128 + 9) */

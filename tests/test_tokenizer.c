@@ -29,10 +29,10 @@ static int teardown(void **state) {
     return 0;
 }
 
-#define NEED_GPT2()                                                                                          \
-    do {                                                                                                     \
-        if (!testdata_path("gpt2-tokenizer")) skip();                                                        \
-        assert_non_null(gpt2);                                                                               \
+#define NEED_GPT2()                                   \
+    do {                                              \
+        if (!testdata_path("gpt2-tokenizer")) skip(); \
+        assert_non_null(gpt2);                        \
     } while (0)
 
 static void test_gpt2_loads(void **state) {
@@ -266,7 +266,6 @@ static void test_long_piece_matches_small_path(void **state) {
         assert_memory_equal(a, b + na + 1, sizeof(int32_t) * (size_t)na);
     }
 }
-
 
 /* One shared tokenizer, many threads: each thread's ids equal the ids of
  * the same text encoded alone. Two different tokenizers are mixed in the

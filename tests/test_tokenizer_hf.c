@@ -51,18 +51,22 @@ static const char *const edge_texts[] = {
     "<|endoftext|><|endoftext|>",
     " <|endoftext|> \n",
     "<|im_start|>user\nHello there<|im_end|>\n<|im_start|>assistant\n",
-    "<|endoftext|",                     /* a prefix of a special token is text */
+    "<|endoftext|", /* a prefix of a special token is text */
     "<|im_start|><|im_end|><|im_end|",
     "It's they'll we've I'M I'd 'S 's''s",
     "   leading and trailing   ",
     "tabs\t\tand\r\nnewlines\n\n\n  \n",
-    "\xc2\xa0no-break\xe3\x80\x80ideographic\xe2\x80\x83" "em space",
+    "\xc2\xa0no-break\xe3\x80\x80ideographic\xe2\x80\x83"
+    "em space",
     "caf\xc3\xa9 na\xc3\xafve e\xcc\x81 combining",
     "\xd9\xa1\xd9\xa2\xd9\xa3 Arabic digits, \xe2\x85\xa7 Roman eight, \xc2\xbd half, \xe2\x91\xa0 circled",
-    "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb zwj \xf0\x9f\x87\xa9\xf0\x9f\x87\xaa flags \xf0\x9f\x90\xa6\xf0\x9f\x90\xa6",
+    "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb zwj \xf0\x9f\x87\xa9\xf0\x9f\x87\xaa flags "
+    "\xf0\x9f\x90\xa6\xf0\x9f\x90\xa6",
     "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe6\x96\x87\xe7\xab\xa0 \xed\x95\x9c\xea\xb5\xad\xec\x96\xb4 "
-    "\xd0\xa0\xd1\x83\xd1\x81\xd1\x81\xd0\xba\xd0\xb8\xd0\xb9 \xce\x95\xce\xbb\xce\xbb\xce\xb7\xce\xbd\xce\xb9\xce\xba\xce\xac",
-    "\xe0\xa4\xb9\xe0\xa4\xbf\xe0\xa4\xa8\xe0\xa5\x8d\xe0\xa4\xa6\xe0\xa5\x80 \xe0\xb8\xa0\xe0\xb8\xb2\xe0\xb8\xa9\xe0\xb8\xb2"
+    "\xd0\xa0\xd1\x83\xd1\x81\xd1\x81\xd0\xba\xd0\xb8\xd0\xb9 "
+    "\xce\x95\xce\xbb\xce\xbb\xce\xb7\xce\xbd\xce\xb9\xce\xba\xce\xac",
+    "\xe0\xa4\xb9\xe0\xa4\xbf\xe0\xa4\xa8\xe0\xa5\x8d\xe0\xa4\xa6\xe0\xa5\x80 "
+    "\xe0\xb8\xa0\xe0\xb8\xb2\xe0\xb8\xa9\xe0\xb8\xb2"
     "\xe0\xb9\x84\xe0\xb8\x97\xe0\xb8\xa2 mixed1234567890digits 3.14159 1,000,000",
     "$$$ !!! ??? ... --- ___ @@@ ### https://t.co/abc?x=1&y=2 #tag @user",
     "\xef\xbf\xbd replacement \xe2\x80\x8b zero width \xef\xbb\xbf bom",
@@ -138,8 +142,8 @@ static void test_trained_on_tweets(void **state) {
         if (!p.error) fprintf(f, "%.*s\n", (int)p.text_len, p.text);
     reader_free(r);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "%s tokenizer train --input %s --vocab-size 3000 --out %s/tok 2>&1", chirp_bin(),
-             corpus, dir);
+    snprintf(cmd, sizeof cmd, "%s tokenizer train --input %s --vocab-size 3000 --out %s/tok 2>&1", chirp_bin(), corpus,
+             dir);
     assert_int_equal(run_capture(cmd, NULL), 0);
     snprintf(tj, sizeof tj, "%s/tok/tokenizer.json", dir);
     check_tokenizer(tj, "trained");

@@ -89,8 +89,8 @@ static void test_overlapping_pairs(void **state) {
 }
 
 static char *synthetic_text(size_t len, unsigned seed) {
-    static const char *words[] = {"the", "post", "chirp", "über", "日本語", "😀", "<|endoftext|>", "\n", "  ",
-                                  "it's", "2024", "!!", "#tag", "@user", "https://t.co/x", "\xff"};
+    static const char *words[] = {"the", "post", "chirp", "über", "日本語", "😀",     "<|endoftext|>",  "\n",
+                                  "  ",  "it's", "2024",  "!!",   "#tag",   "@user", "https://t.co/x", "\xff"};
     char *s = malloc(len + 64);
     size_t n = 0;
     srand(seed);
@@ -263,8 +263,8 @@ static void test_hf_format_sanity(void **state) {
         seen[id] = 1;
     }
     free(seen);
-    assert_int_equal(json_integer_value(json_object_get(vocab, "Ġ")), ' ');   /* U+0120 = space */
-    assert_int_equal(json_integer_value(json_object_get(vocab, "Ċ")), '\n');  /* U+010A = newline */
+    assert_int_equal(json_integer_value(json_object_get(vocab, "Ġ")), ' ');  /* U+0120 = space */
+    assert_int_equal(json_integer_value(json_object_get(vocab, "Ċ")), '\n'); /* U+010A = newline */
     /* Every merge is "a b" with a, b and ab in the vocab. */
     assert_true(json_array_size(merges) > 0);
     size_t i;
@@ -381,7 +381,7 @@ static void test_bad_tokenizer_json(void **state) {
     expect_load_error("[1, 2]", "not a tokenizer.json");
     expect_load_error("{\"model\": {\"vocab\": {}, \"merges\": []}}", "ByteLevel");
     char *s = mini_json(", \"ab\": 256", "\"a q\"");
-    assert_non_null(strstr(s, "\"q\""));  /* q is a byte token, so use a missing one: */
+    assert_non_null(strstr(s, "\"q\"")); /* q is a byte token, so use a missing one: */
     free(s);
     s = mini_json(", \"ab\": 256", "\"a zz\"");
     expect_load_error(s, "unknown token 'zz'");

@@ -70,8 +70,8 @@ static void test_resume_bit_identical(void **state) {
     assert_int_equal(run_capture(cmd, &resumed), 0);
     /* resuming with another batch shape is refused (the position would mean other tokens) */
     char *bad = NULL;
-    snprintf(cmd, sizeof cmd, "%s train --train '%s/train_*.bin' %s --batch 2 --out %s --resume 2>&1", chirp_bin(),
-             dir, common, run);
+    snprintf(cmd, sizeof cmd, "%s train --train '%s/train_*.bin' %s --batch 2 --out %s --resume 2>&1", chirp_bin(), dir,
+             common, run);
     assert_int_equal(run_capture(cmd, &bad), 1);
     assert_non_null(strstr(bad, "batch 3"));
     free(bad);
@@ -244,10 +244,10 @@ static void test_usage_errors(void **state) {
     (void)state;
     char cmd[1024];
     const char *bad[] = {
-        "train --train x.bin --model tiny",                            /* no --out */
-        "train --out /tmp/x --model tiny",                             /* no --train */
+        "train --train x.bin --model tiny",                             /* no --out */
+        "train --out /tmp/x --model tiny",                              /* no --train */
         "train --train x.bin --out /tmp/x --model tiny --schedule zig", /* bad schedule */
-        "train --train x.bin --out /tmp/x --model tiny --init /tmp/m", /* two model sources */
+        "train --train x.bin --out /tmp/x --model tiny --init /tmp/m",  /* two model sources */
         "train --train x.bin --out /tmp/x --layers 2 --heads 3 --embd 16 --ctx 8 --vocab 9",
         "train --train x.bin --out /tmp/x --model tiny --batch 0",
         "eval --data x.bin",

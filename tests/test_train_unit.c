@@ -161,8 +161,10 @@ static void test_weight_decay_only_matrices(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sequential_wrap_across_shards), cmocka_unit_test(test_shuffle_is_seeded_permutation),
-        cmocka_unit_test(test_schedules),                     cmocka_unit_test(test_fused_clip_equals_separate),
+        cmocka_unit_test(test_sequential_wrap_across_shards),
+        cmocka_unit_test(test_shuffle_is_seeded_permutation),
+        cmocka_unit_test(test_schedules),
+        cmocka_unit_test(test_fused_clip_equals_separate),
         cmocka_unit_test(test_weight_decay_only_matrices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,10 +76,8 @@ static void test_glob_sorted_and_missing(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_error_message_and_prefix),
-        cmocka_unit_test(test_atomic_write_and_read),
-        cmocka_unit_test(test_missing_file_names_path),
-        cmocka_unit_test(test_abort_leaves_old_file),
+        cmocka_unit_test(test_error_message_and_prefix), cmocka_unit_test(test_atomic_write_and_read),
+        cmocka_unit_test(test_missing_file_names_path),  cmocka_unit_test(test_abort_leaves_old_file),
         cmocka_unit_test(test_glob_sorted_and_missing),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);

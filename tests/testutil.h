@@ -87,8 +87,8 @@ static inline int test_have_node(void) {
  * are missing (the caller skips). */
 static inline int test_node_script(const char *env, const char *script) {
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s timeout 300 node %s/%s 2>&1", env,
-             getenv("CHIRP_ROOT") ? getenv("CHIRP_ROOT") : ".", script);
+    snprintf(cmd, sizeof cmd, "%s timeout 300 node %s/%s 2>&1", env, getenv("CHIRP_ROOT") ? getenv("CHIRP_ROOT") : ".",
+             script);
     char *out = NULL;
     int rc = run_capture(cmd, &out);
     if (out) printf("%s", out);
@@ -111,16 +111,21 @@ static inline int test_tiny_model_ctx(char *dir, size_t cap, unsigned long long 
     FILE *f = fopen(txt, "w");
     if (!f) return -1;
     for (int i = 0; i < 300; i++)
-        fprintf(f, "Once upon a time a bird sang %d songs. Good morning! caf\xc3\xa9 \xe2\x82\xac%d \xf0\x9f\x90\xa6\n", i, i);
+        fprintf(f, "Once upon a time a bird sang %d songs. Good morning! caf\xc3\xa9 \xe2\x82\xac%d \xf0\x9f\x90\xa6\n",
+                i, i);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "%s tokenizer train --input %s --vocab-size 400 --out %s >/dev/null 2>&1", chirp_bin(), txt,
-             dir);
+    snprintf(cmd, sizeof cmd, "%s tokenizer train --input %s --vocab-size 400 --out %s >/dev/null 2>&1", chirp_bin(),
+             txt, dir);
     if (run_capture(cmd, NULL) != 0) return -1;
     snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
     Tokenizer *tok = tokenizer_load(tj);
     if (!tok) return -1;
-    Gpt2Config cfg = {.n_layer = 2, .n_head = 2, .n_embd = 32, .n_ctx = ctx,
-                      .vocab_size = tokenizer_vocab_size(tok), .ln_eps = 1e-5f};
+    Gpt2Config cfg = {.n_layer = 2,
+                      .n_head = 2,
+                      .n_embd = 32,
+                      .n_ctx = ctx,
+                      .vocab_size = tokenizer_vocab_size(tok),
+                      .ln_eps = 1e-5f};
     tokenizer_free(tok);
     Gpt2Model g;
     if (gpt2_init_random(&g, &cfg, seed) != 0) return -1;
@@ -138,7 +143,7 @@ static inline int test_tiny_model(char *dir, size_t cap, unsigned long long seed
 typedef struct TestServer {
     pid_t pid;
     int port;
-    char err_path[64];   /* its stderr (the access log) */
+    char err_path[64]; /* its stderr (the access log) */
 } TestServer;
 
 /* Starts CHIRP_BIN serve --port 0 ARGS and waits for its "listening on"
@@ -158,7 +163,8 @@ static inline int test_server_start(TestServer *ts, const char *args) {
         char cmd[8192];
         /* Under ASan, freed memory waits in a quarantine (256 MB by
          * default) before reuse; a small one lets memory tests see growth. */
-        snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8\" exec %s serve --port 0 %s",
+        snprintf(cmd, sizeof cmd,
+                 "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8\" exec %s serve --port 0 %s",
                  chirp_bin(), args);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);

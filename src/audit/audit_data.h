@@ -17,7 +17,7 @@
 typedef struct PostSpan {
     uint64_t start;
     uint32_t count;
-    int64_t row;      /* catalog posts.id */
+    int64_t row; /* catalog posts.id */
 } PostSpan;
 
 typedef struct AuditData {
@@ -25,7 +25,7 @@ typedef struct AuditData {
     Tokenizer *tok;
     SuffixIndex ix;
     bool have_index;
-    PostSpan *spans;  /* sorted by start */
+    PostSpan *spans; /* sorted by start */
     size_t nspans;
 } AuditData;
 

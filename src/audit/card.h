@@ -8,8 +8,8 @@
 
 typedef struct CardOptions {
     const char *model_dir, *dataset;
-    const char *license;    /* front matter (default "other") */
-    const char *language;   /* default "en" */
+    const char *license;  /* front matter (default "other") */
+    const char *language; /* default "en" */
 } CardOptions;
 
 /* The card's text (malloc'd), or NULL with the error set. */

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ROW_SQL                                                                                              \
-    "SELECT p.id, s.path, p.record, p.line, p.post_id, p.author, p.decision, p.detail, p.split, p.shard,"    \
+#define ROW_SQL                                                                                           \
+    "SELECT p.id, s.path, p.record, p.line, p.post_id, p.author, p.decision, p.detail, p.split, p.shard," \
     " p.token_offset, p.token_count, p.text_hash FROM posts p JOIN sources s ON s.id = p.source_id "
 
 static const char *col(sqlite3_stmt *st, int i) {
@@ -37,8 +37,7 @@ static long print_rows(sqlite3_stmt *st, FILE *out) {
         if (sqlite3_column_type(st, 9) != SQLITE_NULL)
             fprintf(out, "  shard: %s, token offset %lld, %lld tokens\n", col(st, 9), sqlite3_column_int64(st, 10),
                     sqlite3_column_int64(st, 11));
-        else if (strcmp(col(st, 6), "kept") == 0)
-            fprintf(out, "  shard: none yet (run chirp prepare)\n");
+        else if (strcmp(col(st, 6), "kept") == 0) fprintf(out, "  shard: none yet (run chirp prepare)\n");
     }
     return n;
 }
@@ -152,13 +151,15 @@ int audit_optout(sqlite3 *db, const char *optout_file, const char *tokenizer, co
     char *tok_path = tokenizer ? xstrdup(tokenizer) : catalog_get_meta(db, "tokenizer");
     char *dir = data_dir ? xstrdup(data_dir) : catalog_get_meta(db, "data_dir");
     int rc = 0;
-    if (!tok_path || !dir) rc = chirp_fail("the dataset has no shards yet (run chirp prepare, or give --tokenizer "
-                                           "and --data)");
+    if (!tok_path || !dir)
+        rc = chirp_fail("the dataset has no shards yet (run chirp prepare, or give --tokenizer "
+                        "and --data)");
     /* 1. The catalog. */
     Mark *marks = NULL;
     long nmarks = 0, cap = 0;
-    sqlite3_stmt *st = rc ? NULL : catalog_prepare(db, "SELECT id, post_id, author, handle, text_hash, decision, shard"
-                                                       " FROM posts");
+    sqlite3_stmt *st = rc ? NULL
+                          : catalog_prepare(db, "SELECT id, post_id, author, handle, text_hash, decision, shard"
+                                                " FROM posts");
     if (!st) rc = -1;
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
         const char *pid = (const char *)sqlite3_column_text(st, 1);
@@ -200,7 +201,7 @@ int audit_optout(sqlite3 *db, const char *optout_file, const char *tokenizer, co
         int n = path_glob(glob, &list);
         free(glob);
         if (n < 0) {
-            chirp_error_clear();   /* a split may have no shards */
+            chirp_error_clear(); /* a split may have no shards */
             continue;
         }
         for (int i = 0; i < n && rc == 0; i++) {
@@ -211,8 +212,10 @@ int audit_optout(sqlite3 *db, const char *optout_file, const char *tokenizer, co
     }
     if (rc == 0 && rep->shards == 0) rc = chirp_fail("%s: no shards found to check", dir);
     if (rc == 0 && rep->documents != rep->manifest_posts)
-        fprintf(out, "note: shards hold %ld documents but the catalog manifest lists %ld posts (shards from "
-                     "another prepare run?)\n", rep->documents, rep->manifest_posts);
+        fprintf(out,
+                "note: shards hold %ld documents but the catalog manifest lists %ld posts (shards from "
+                "another prepare run?)\n",
+                rep->documents, rep->manifest_posts);
     tokenizer_free(tok);
     free(marks);
     free(tok_path);

@@ -18,13 +18,13 @@ long audit_post_id(sqlite3 *db, const char *post_id, FILE *out);
 long audit_text(sqlite3 *db, const char *text, FILE *out);
 
 typedef struct OptoutReport {
-    long entries;          /* opt-out list entries */
-    long matched_posts;    /* catalog rows the list covers */
-    long texts;            /* distinct text hashes among them */
+    long entries;       /* opt-out list entries */
+    long matched_posts; /* catalog rows the list covers */
+    long texts;         /* distinct text hashes among them */
     long shards;
     long documents;
     uint64_t tokens;
-    long manifest_posts;   /* kept posts with a shard in the catalog */
+    long manifest_posts; /* kept posts with a shard in the catalog */
     long catalog_hits, shard_hits;
 } OptoutReport;
 

@@ -16,15 +16,15 @@
 #include "audit/audit_data.h"
 
 typedef struct FindHit {
-    uint64_t pos;             /* stream position of the match */
-    int64_t row;              /* the catalog post holding it, or -1 */
+    uint64_t pos; /* stream position of the match */
+    int64_t row;  /* the catalog post holding it, or -1 */
 } FindHit;
 
 typedef struct FindResult {
-    uint64_t count;           /* occurrences */
-    FindHit *hits;            /* the first max_hits of them */
+    uint64_t count; /* occurrences */
+    FindHit *hits;  /* the first max_hits of them */
     size_t n_hits;
-    size_t tokens;            /* of the query as written */
+    size_t tokens; /* of the query as written */
     /* The longest contiguous part of the query that occurs, in tokens of
      * the form it was found in, with its count and its text. */
     size_t longest_len, longest_of;

@@ -72,8 +72,8 @@ static int64_t *pick_rows(const int64_t *rows, size_t nrows, int n, int *got) {
  * to back in file order. Train tokens come from the index; val shards are
  * read into memory (they are small). */
 typedef struct Stream {
-    const SuffixIndex *ix;  /* train */
-    uint32_t *mem;          /* val */
+    const SuffixIndex *ix; /* train */
+    uint32_t *mem;         /* val */
     uint64_t n;
     char **names;
     uint64_t *starts;
@@ -222,7 +222,7 @@ static void count_copies(sqlite3 *db, TestPost *p, int n) {
 typedef struct Extraction {
     int tested;
     int exact;
-    double match_sum;   /* sum of per-post token-match shares */
+    double match_sum; /* sum of per-post token-match shares */
 } Extraction;
 
 static const int KS[2] = {8, 16};
@@ -246,14 +246,19 @@ static int extract(const InferModel *m, const TestPost *p, int n, int32_t eot, i
                 int32_t *pr = xmalloc((size_t)(nc + k + 1) * sizeof(int32_t));
                 int np = 0;
                 if (mode == 0 || nc == 0) pr[np++] = eot; /* alone, or at a row start */
-                else for (int t = 0; t < nc; t++) pr[np++] = p[i].context[t];
+                else
+                    for (int t = 0; t < nc; t++) pr[np++] = p[i].context[t];
                 for (int t = 0; t < k; t++) pr[np++] = p[i].tokens[t];
                 int want = p[i].n - k < MAX_CONTINUATION ? p[i].n - k : MAX_CONTINUATION;
                 SamplerConfig sc;
                 sampler_config_default(&sc);
                 sc.temperature = 0;
                 prompts[j] = pr;
-                jobs[j] = (DecodeJob){.prompt = pr, .n_prompt = np, .max_new = want, .sampler = sc, .stop = -1,
+                jobs[j] = (DecodeJob){.prompt = pr,
+                                      .n_prompt = np,
+                                      .max_new = want,
+                                      .sampler = sc,
+                                      .stop = -1,
                                       .out = xmalloc((size_t)want * sizeof(int32_t) + 4)};
             }
         }
@@ -390,20 +395,24 @@ static int64_t leak_find(const LeakSet *s, uint64_t key) {
 /* Every 50-character window (stride 1) of the normalised text of each
  * post that was not trained on, except duplicates of trained ones. */
 static int leak_windows(sqlite3 *db, LeakSet *set, long *posts) {
-    sqlite3_stmt *st = catalog_prepare(db, "SELECT id, text FROM posts WHERE decision LIKE 'dropped:%' AND decision"
-                                           " NOT IN ('dropped:duplicate', 'dropped:near-duplicate') AND text IS NOT NULL");
+    sqlite3_stmt *st =
+        catalog_prepare(db, "SELECT id, text FROM posts WHERE decision LIKE 'dropped:%' AND decision"
+                            " NOT IN ('dropped:duplicate', 'dropped:near-duplicate') AND text IS NOT NULL");
     if (!st) return -1;
     while (sqlite3_step(st) == SQLITE_ROW) {
         size_t chars;
-        char *t = sketch_normalize((const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1),
-                                   &chars);
+        char *t =
+            sketch_normalize((const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1), &chars);
         (*posts)++;
         const char *p = t;
         for (size_t c = 0; c + LEAK_WINDOW <= chars; c++) {
             const char *e = p;
-            for (int k = 0; k < LEAK_WINDOW; k++) do e++; while (((unsigned char)*e & 0xC0) == 0x80);
+            for (int k = 0; k < LEAK_WINDOW; k++) do
+                    e++;
+                while (((unsigned char)*e & 0xC0) == 0x80);
             leak_add(set, hash64(p, (size_t)(e - p), 77), sqlite3_column_int64(st, 0));
-            do p++; while (((unsigned char)*p & 0xC0) == 0x80);
+            do p++;
+            while (((unsigned char)*p & 0xC0) == 0x80);
         }
         free(t);
     }
@@ -418,7 +427,9 @@ static void find_leaks(const AuditData *a, const LeakSet *set, const char *sampl
     int64_t last = -1;
     for (size_t c = 0; c + LEAK_WINDOW <= chars; c++) {
         const char *e = p;
-        for (int k = 0; k < LEAK_WINDOW; k++) do e++; while (((unsigned char)*e & 0xC0) == 0x80);
+        for (int k = 0; k < LEAK_WINDOW; k++) do
+                e++;
+            while (((unsigned char)*e & 0xC0) == 0x80);
         int64_t row = leak_find(set, hash64(p, (size_t)(e - p), 77));
         if (row >= 0 && row != last) {
             json_t *o = post_json(a, row);
@@ -427,7 +438,8 @@ static void find_leaks(const AuditData *a, const LeakSet *set, const char *sampl
             (*count)++;
             last = row;
         }
-        do p++; while (((unsigned char)*p & 0xC0) == 0x80);
+        do p++;
+        while (((unsigned char)*p & 0xC0) == 0x80);
     }
     free(t);
 }
@@ -525,7 +537,11 @@ int memorization_run(const MemOptions *o, json_t **report, long *leaks) {
         sc.temperature = 0.8f;
         sc.top_p = 0.95f;
         sc.seed = o->seed + (uint64_t)i;
-        jobs[i] = (DecodeJob){.prompt = &eot, .n_prompt = 1, .max_new = o->sample_tokens, .sampler = sc, .stop = -1,
+        jobs[i] = (DecodeJob){.prompt = &eot,
+                              .n_prompt = 1,
+                              .max_new = o->sample_tokens,
+                              .sampler = sc,
+                              .stop = -1,
                               .out = xmalloc((size_t)o->sample_tokens * sizeof(int32_t) + 4)};
     }
     if (rc == 0) rc = decode_batch(&m, jobs, o->untargeted, o->group);
@@ -564,14 +580,14 @@ int memorization_run(const MemOptions *o, json_t **report, long *leaks) {
         *report = json_pack(
             "{s:s, s:i, s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i}, s:o, s:{s:i, s:i, s:s, s:I, s:o}, s:{s:I, s:I, s:o}, "
             "s:{s:s, s:f, s:f, s:i, s:i, s:s}, s:f}",
-            "format", "chirp-memorization-report", "version", 1, "model", model_name, "dataset", o->dataset,
-            "settings", "posts_per_side", o->samples, "min_tokens", MIN_TOKENS, "max_continuation", MAX_CONTINUATION,
-            "row_tokens", T, "sample_tokens", o->sample_tokens, "targeted", targeted, "untargeted", "samples",
-            o->untargeted, "min_chars", LEAK_WINDOW, "sampling", "temperature 0.8, top-p 0.95 (chirp generate's)",
-            "verbatim_spans", (json_int_t)n_spans, "spans", spans, "leaks", "posts_checked", (json_int_t)n_leak_posts,
-            "found", (json_int_t)*leaks, "hits", leak_list, "membership_inference", "method", "Min-K%++ (k = 20%)",
-            "auroc", auroc(s_tr, ntr, s_ho, nho), "tpr_at_1pct_fpr", tpr_at_fpr(s_tr, ntr, s_ho, nho, 0.01),
-            "trained", ntr, "held_out", nho, "note",
+            "format", "chirp-memorization-report", "version", 1, "model", model_name, "dataset", o->dataset, "settings",
+            "posts_per_side", o->samples, "min_tokens", MIN_TOKENS, "max_continuation", MAX_CONTINUATION, "row_tokens",
+            T, "sample_tokens", o->sample_tokens, "targeted", targeted, "untargeted", "samples", o->untargeted,
+            "min_chars", LEAK_WINDOW, "sampling", "temperature 0.8, top-p 0.95 (chirp generate's)", "verbatim_spans",
+            (json_int_t)n_spans, "spans", spans, "leaks", "posts_checked", (json_int_t)n_leak_posts, "found",
+            (json_int_t)*leaks, "hits", leak_list, "membership_inference", "method", "Min-K%++ (k = 20%)", "auroc",
+            auroc(s_tr, ntr, s_ho, nho), "tpr_at_1pct_fpr", tpr_at_fpr(s_tr, ntr, s_ho, nho, 0.01), "trained", ntr,
+            "held_out", nho, "note",
             "a measure of how much the model leaks about its training set as a whole, not evidence about any "
             "single post",
             "seconds", time_now() - t0);

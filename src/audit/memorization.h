@@ -29,12 +29,12 @@
 
 typedef struct MemOptions {
     const char *model_dir, *dataset;
-    const char *tokenizer;  /* NULL: the model's tokenizer.json, else the dataset's */
+    const char *tokenizer; /* NULL: the model's tokenizer.json, else the dataset's */
     InferQuant quant;
-    int samples;            /* trained and held-out posts each (default 200) */
-    int untargeted;         /* samples searched for verbatim spans (default 100) */
-    int sample_tokens;      /* their length (default 128) */
-    int group;              /* sequences per forward (default 16) */
+    int samples;       /* trained and held-out posts each (default 200) */
+    int untargeted;    /* samples searched for verbatim spans (default 100) */
+    int sample_tokens; /* their length (default 128) */
+    int group;         /* sequences per forward (default 16) */
     uint64_t seed;
 } MemOptions;
 

@@ -217,8 +217,8 @@ static int check_leaf(json_t *lp, const uint8_t root[32], size_t n, const char *
         }
     }
     merkle_leaf_hash(pid, text, leaf);
-    merkle_root_from_path(leaf, (size_t)json_integer_value(idx), n, (const uint8_t(*)[32])p,
-                          (int)json_array_size(path), got);
+    merkle_root_from_path(leaf, (size_t)json_integer_value(idx), n, (const uint8_t(*)[32])p, (int)json_array_size(path),
+                          got);
     free(p);
     if (memcmp(got, root, 32) != 0) return chirp_fail("leaf %s does not hash up to the model's root", pid);
     *id = pid;

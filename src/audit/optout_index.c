@@ -79,8 +79,10 @@ static int near_hit(const AuditData *a, const int32_t *ids, long n, const char *
         tokenizer_decode(a->tok, ids + i, (size_t)(j - i), text, (size_t)(need > 0 ? need : 0));
         text[need > 0 ? need : 0] = '\0';
         char name[128];
-        fprintf(out, "NEAR: %llu trained occurrence(s) outside whole copies of a %ld-character stretch of opted-out post %s, first in "
-                     "post %s: \"%s\"\n",
+        fprintf(out,
+                "NEAR: %llu trained occurrence(s) outside whole copies of a %ld-character stretch of opted-out post "
+                "%s, first in "
+                "post %s: \"%s\"\n",
                 (unsigned long long)others, chars[j] - chars[i], who,
                 s ? post_name(a->db, s->row, name, sizeof name) : "?", text);
         free(text);

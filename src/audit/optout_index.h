@@ -20,11 +20,11 @@
 #define OPTOUT_WINDOW_CHARS 50
 
 typedef struct OptoutIndexReport {
-    long posts;          /* opted-out posts with a text in the catalog */
-    long searched;       /* of them long enough for the window search */
-    long windows;        /* token windows looked up */
-    long exact_hits;     /* trained posts whose whole text is an opted-out post's */
-    long near_hits;      /* opted-out posts with a window found in training data */
+    long posts;      /* opted-out posts with a text in the catalog */
+    long searched;   /* of them long enough for the window search */
+    long windows;    /* token windows looked up */
+    long exact_hits; /* trained posts whose whole text is an opted-out post's */
+    long near_hits;  /* opted-out posts with a window found in training data */
     double ms;
 } OptoutIndexReport;
 

@@ -62,16 +62,18 @@ static const char *str(const json_t *o, const char *key) {
 }
 
 static const char *const CASES[4][2] = {{"k8_isolated", "first 8 tokens, post alone"},
-                                         {"k16_isolated", "first 16 tokens, post alone"},
-                                         {"k8_in_context", "first 8 tokens, in its training row"},
-                                         {"k16_in_context", "first 16 tokens, in its training row"}};
+                                        {"k16_isolated", "first 16 tokens, post alone"},
+                                        {"k8_in_context", "first 8 tokens, in its training row"},
+                                        {"k16_in_context", "first 16 tokens, in its training row"}};
 static const char *const BUCKETS[4] = {"1", "2", "3-5", "6+"};
 
 /* Bars of the exact-extraction rate by copies, one group per bucket. */
 static void svg_by_copies(Buf *b, const json_t *targeted) {
     const int W = 520, H = 220, left = 50, bottom = 180, bw = 26;
-    add(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" "
-           "aria-label=\"exact extraction rate by copies\">\n", W, H);
+    add(b,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" "
+        "aria-label=\"exact extraction rate by copies\">\n",
+        W, H);
     add(b, "<line x1=\"%d\" y1=\"20\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", left, left, bottom);
     add(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", left, bottom, W - 10, bottom);
     for (int t = 0; t <= 4; t++) {
@@ -83,13 +85,14 @@ static void svg_by_copies(Buf *b, const json_t *targeted) {
     for (int g = 0; g < 4; g++) {
         int x0 = left + 20 + g * 110;
         for (int s = 0; s < 2; s++) {
-            const json_t *e = json_object_get(json_object_get(json_object_get(targeted, series[s]), "trained_by_copies"),
-                                              BUCKETS[g]);
+            const json_t *e =
+                json_object_get(json_object_get(json_object_get(targeted, series[s]), "trained_by_copies"), BUCKETS[g]);
             if (!e) continue;
             double r = json_number_value(json_object_get(e, "exact_rate"));
             int h = (int)(r * 160 + 0.5);
-            add(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>%s, %s copies: %.1f%% of %lld"
-                   "</title></rect>\n",
+            add(b,
+                "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>%s, %s copies: %.1f%% of %lld"
+                "</title></rect>\n",
                 x0 + s * (bw + 4), bottom - h, bw, h, colors[s], series[s], BUCKETS[g], 100 * r,
                 (long long)json_integer_value(json_object_get(e, "posts")));
         }
@@ -99,8 +102,9 @@ static void svg_by_copies(Buf *b, const json_t *targeted) {
     add(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">copies the catalog saw</text>\n",
         left + 220, bottom + 34);
     for (int s = 0; s < 2; s++)
-        add(b, "<rect x=\"%d\" y=\"6\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"15\" font-size=\"11\">"
-               "%s</text>\n",
+        add(b,
+            "<rect x=\"%d\" y=\"6\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"15\" font-size=\"11\">"
+            "%s</text>\n",
             W - 250 + s * 125, colors[s], W - 236 + s * 125, series[s] + 4);
     add(b, "</svg>\n");
 }
@@ -110,27 +114,32 @@ char *memorization_html(const json_t *r) {
     const json_t *targeted = json_object_get(r, "targeted"), *unt = json_object_get(r, "untargeted");
     const json_t *leaks = json_object_get(r, "leaks"), *mi = json_object_get(r, "membership_inference");
     long long found = (long long)json_integer_value(json_object_get(leaks, "found"));
-    add(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Memorization report</title>\n"
-            "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f}"
-            "table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ddd;padding:.3rem .6rem;"
-            "text-align:right}th:first-child,td:first-child{text-align:left}.bad{color:#b42318;font-weight:bold}"
-            ".ok{color:#1a7f37;font-weight:bold}code{background:#f4f4f4;padding:0 .2rem}</style></head><body>\n");
+    add(&b,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Memorization report</title>\n"
+        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f}"
+        "table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ddd;padding:.3rem .6rem;"
+        "text-align:right}th:first-child,td:first-child{text-align:left}.bad{color:#b42318;font-weight:bold}"
+        ".ok{color:#1a7f37;font-weight:bold}code{background:#f4f4f4;padding:0 .2rem}</style></head><body>\n");
     add(&b, "<h1>Memorization report</h1>\n<p>Model <code>");
     esc(&b, str(r, "model"));
     add(&b, "</code>, dataset <code>");
     esc(&b, str(r, "dataset"));
     add(&b, "</code>.</p>\n");
     if (found > 0)
-        add(&b, "<p class=\"bad\">Release blocked: %lld verbatim window(s) of posts that were not trained on (opted "
-                "out or dropped) appear in the model's samples.</p>\n", found);
+        add(&b,
+            "<p class=\"bad\">Release blocked: %lld verbatim window(s) of posts that were not trained on (opted "
+            "out or dropped) appear in the model's samples.</p>\n",
+            found);
     else
-        add(&b, "<p class=\"ok\">No leak of a post that was not trained on (%lld such posts checked against %d "
-                "samples).</p>\n", (long long)json_integer_value(json_object_get(leaks, "posts_checked")),
-            (int)num(unt, "samples"));
-    add(&b, "<h2>Targeted extraction</h2>\n<p>Trained posts of at least %d tokens, prompted with their first tokens "
-            "and decoded greedily; the continuation is compared with the rest of the post (at most %d tokens). "
-            "Held-out posts are the baseline.</p>\n<table><tr><th>prompt</th><th>trained: exact</th><th>trained: "
-            "tokens matching</th><th>held-out: exact</th><th>held-out: tokens matching</th></tr>\n",
+        add(&b,
+            "<p class=\"ok\">No leak of a post that was not trained on (%lld such posts checked against %d "
+            "samples).</p>\n",
+            (long long)json_integer_value(json_object_get(leaks, "posts_checked")), (int)num(unt, "samples"));
+    add(&b,
+        "<h2>Targeted extraction</h2>\n<p>Trained posts of at least %d tokens, prompted with their first tokens "
+        "and decoded greedily; the continuation is compared with the rest of the post (at most %d tokens). "
+        "Held-out posts are the baseline.</p>\n<table><tr><th>prompt</th><th>trained: exact</th><th>trained: "
+        "tokens matching</th><th>held-out: exact</th><th>held-out: tokens matching</th></tr>\n",
         (int)num(r, "settings.min_tokens"), (int)num(r, "settings.max_continuation"));
     for (int i = 0; i < 4; i++) {
         const json_t *c = json_object_get(targeted, CASES[i][0]);
@@ -142,8 +151,9 @@ char *memorization_html(const json_t *r) {
     add(&b, "</table>\n<h3>By copies</h3>\n<p>Exact extraction of trained posts (first 16 tokens) by how many copies "
             "of the post the catalog saw.</p>\n");
     svg_by_copies(&b, targeted);
-    add(&b, "<h2>Verbatim spans in samples</h2>\n<p>%d samples (%s) searched in the exact index for spans of at "
-            "least %d characters: <b>%lld</b> found.</p>\n",
+    add(&b,
+        "<h2>Verbatim spans in samples</h2>\n<p>%d samples (%s) searched in the exact index for spans of at "
+        "least %d characters: <b>%lld</b> found.</p>\n",
         (int)num(unt, "samples"), str(unt, "sampling"), (int)num(unt, "min_chars"),
         (long long)json_integer_value(json_object_get(unt, "verbatim_spans")));
     const json_t *spans = json_object_get(unt, "spans");
@@ -181,9 +191,10 @@ char *memorization_html(const json_t *r) {
         }
         add(&b, "</table>\n");
     }
-    add(&b, "<h2>Membership inference</h2>\n<p>%s over %d trained and %d held-out posts: AUROC <b>%.3f</b>, true "
-            "positives at 1%% false positives <b>%.1f%%</b>. This measures how much the model leaks about its "
-            "training set as a whole, not evidence about any single post.</p>\n</body></html>\n",
+    add(&b,
+        "<h2>Membership inference</h2>\n<p>%s over %d trained and %d held-out posts: AUROC <b>%.3f</b>, true "
+        "positives at 1%% false positives <b>%.1f%%</b>. This measures how much the model leaks about its "
+        "training set as a whole, not evidence about any single post.</p>\n</body></html>\n",
         str(mi, "method"), (int)num(mi, "trained"), (int)num(mi, "held_out"), num(mi, "auroc"),
         100 * num(mi, "tpr_at_1pct_fpr"));
     buf_terminate(&b);

@@ -107,8 +107,8 @@ int sketch_build(Sketch *s, sqlite3 *db, double fpr) {
     uint64_t windows = 0, posts = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         size_t chars;
-        char *t = sketch_normalize((const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0),
-                                   &chars);
+        char *t =
+            sketch_normalize((const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0), &chars);
         windows += chars / SKETCH_WINDOW;
         posts++;
         free(t);
@@ -124,8 +124,8 @@ int sketch_build(Sketch *s, sqlite3 *db, double fpr) {
     /* Pass 2: fill it. */
     while (sqlite3_step(st) == SQLITE_ROW) {
         size_t chars;
-        char *t = sketch_normalize((const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0),
-                                   &chars);
+        char *t =
+            sketch_normalize((const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0), &chars);
         size_t len = strlen(t);
         size_t *off = char_offsets(t, len, chars);
         for (size_t w = 0; w + SKETCH_WINDOW <= chars; w += SKETCH_WINDOW) {
@@ -194,8 +194,14 @@ typedef struct Header {
 } Header;
 
 int sketch_save(const Sketch *s, const char *path) {
-    Header h = {.version = VERSION, .window = SKETCH_WINDOW, .stride = SKETCH_WINDOW, .k = s->k, .m = s->m,
-                .windows = s->windows, .posts = s->posts, .target_fpr = s->target_fpr};
+    Header h = {.version = VERSION,
+                .window = SKETCH_WINDOW,
+                .stride = SKETCH_WINDOW,
+                .k = s->k,
+                .m = s->m,
+                .windows = s->windows,
+                .posts = s->posts,
+                .target_fpr = s->target_fpr};
     memcpy(h.magic, MAGIC, 8);
     AtomicFile af;
     if (file_begin(&af, path) != 0) return -1;

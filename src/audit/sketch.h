@@ -27,24 +27,24 @@
 #define SKETCH_WINDOW 50
 
 typedef struct Sketch {
-    uint64_t m;            /* Bloom filter bits */
-    uint32_t k;            /* hashes per item */
-    uint64_t windows;      /* windows inserted */
-    uint64_t posts;        /* posts (fingerprints) */
-    double target_fpr;     /* the rate it was sized for */
-    uint8_t *bits;         /* m / 8 bytes */
-    uint64_t *prints;      /* posts fingerprints, sorted */
+    uint64_t m;        /* Bloom filter bits */
+    uint32_t k;        /* hashes per item */
+    uint64_t windows;  /* windows inserted */
+    uint64_t posts;    /* posts (fingerprints) */
+    double target_fpr; /* the rate it was sized for */
+    uint8_t *bits;     /* m / 8 bytes */
+    uint64_t *prints;  /* posts fingerprints, sorted */
 } Sketch;
 
 typedef enum { MEMBER_NO = 0, MEMBER_PARTLY = 1, MEMBER_YES = 2 } MemberAnswer;
 
 typedef struct MemberResult {
     MemberAnswer answer;
-    int exact;             /* the whole text is a trained post's */
-    int windows;           /* n: windows of the query at the best alignment */
-    int found;             /* k of them in the filter */
-    double fpr_window;     /* chance one window of an untrained text is found */
-    double fpr_answer;     /* chance this answer (yes or partly) comes from an untrained text */
+    int exact;         /* the whole text is a trained post's */
+    int windows;       /* n: windows of the query at the best alignment */
+    int found;         /* k of them in the filter */
+    double fpr_window; /* chance one window of an untrained text is found */
+    double fpr_answer; /* chance this answer (yes or partly) comes from an untrained text */
 } MemberResult;
 
 /* Normalised text (malloc'd) and its length in code points. */

@@ -79,8 +79,7 @@ int suffix_index_build(const char *dir, const char *const *shards, int nshards, 
         }
         const char *slash = strrchr(shards[i], '/');
         json_array_append_new(shard_list, json_pack("{s:s, s:s, s:I, s:I}", "name", slash ? slash + 1 : shards[i],
-                                                    "sha256", hex, "start", (json_int_t)n, "tokens",
-                                                    (json_int_t)cnt));
+                                                    "sha256", hex, "start", (json_int_t)n, "tokens", (json_int_t)cnt));
         starts[i] = n;
         n += cnt;
     }
@@ -175,8 +174,7 @@ int suffix_index_open(SuffixIndex *ix, const char *dir) {
     }
     int rc = 0;
     json_t *shards = json_object_get(meta, "shards");
-    if (strcmp(jstr(meta, "format"), "chirp-suffix-index") != 0 ||
-        !json_is_array(shards)) {
+    if (strcmp(jstr(meta, "format"), "chirp-suffix-index") != 0 || !json_is_array(shards)) {
         rc = chirp_fail("%s: not a chirp suffix index", path);
     } else {
         ix->n = (uint64_t)json_integer_value(json_object_get(meta, "tokens"));

@@ -21,17 +21,17 @@
 #include <stdint.h>
 
 typedef struct IndexShard {
-    char *name;        /* file name, as the catalog's posts.shard */
-    uint64_t start;    /* its first token in the stream */
+    char *name;     /* file name, as the catalog's posts.shard */
+    uint64_t start; /* its first token in the stream */
     uint64_t tokens;
 } IndexShard;
 
 typedef struct SuffixIndex {
-    uint64_t n;              /* tokens */
-    const uint8_t *text;     /* token_bytes * n bytes, big-endian tokens (mapped) */
-    int token_bytes;         /* 2 or 4 */
-    const void *sa;          /* n positions (mapped) */
-    int wide;                /* positions are uint64 */
+    uint64_t n;          /* tokens */
+    const uint8_t *text; /* token_bytes * n bytes, big-endian tokens (mapped) */
+    int token_bytes;     /* 2 or 4 */
+    const void *sa;      /* n positions (mapped) */
+    int wide;            /* positions are uint64 */
     IndexShard *shards;
     int nshards;
     size_t text_len, sa_len; /* mapped lengths */
@@ -40,7 +40,7 @@ typedef struct SuffixIndex {
 typedef struct IndexBuildStats {
     uint64_t tokens;
     double seconds;
-    size_t peak_bytes;       /* the builder's own buffers at their largest */
+    size_t peak_bytes; /* the builder's own buffers at their largest */
 } IndexBuildStats;
 
 /* Builds DIR from the shards (sorted file names; n of them). Each file is

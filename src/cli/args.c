@@ -53,16 +53,15 @@ static int parse_number(const char *cmd, const ArgSpec *spec, const char *value)
         if (errno || end == value || *end != '\0')
             return args_usage_error(cmd, "--%s expects an integer, got '%s'", spec->name, value);
         if (spec->min <= spec->max && (v < spec->min || v > spec->max))
-            return args_usage_error(cmd, "--%s must be between %.0f and %.0f, got %ld", spec->name,
-                                    spec->min, spec->max, v);
+            return args_usage_error(cmd, "--%s must be between %.0f and %.0f, got %ld", spec->name, spec->min,
+                                    spec->max, v);
         *(long *)spec->dest = v;
     } else {
         double v = strtod(value, &end);
         if (errno || end == value || *end != '\0' || !isfinite(v))
             return args_usage_error(cmd, "--%s expects a number, got '%s'", spec->name, value);
         if (spec->min <= spec->max && (v < spec->min || v > spec->max))
-            return args_usage_error(cmd, "--%s must be between %g and %g, got %g", spec->name, spec->min,
-                                    spec->max, v);
+            return args_usage_error(cmd, "--%s must be between %g and %g, got %g", spec->name, spec->min, spec->max, v);
         *(double *)spec->dest = v;
     }
     return EXIT_OK;

@@ -19,10 +19,10 @@ typedef struct StrList {
 } StrList;
 
 typedef struct ArgSpec {
-    const char *name;   /* without the leading "--" */
+    const char *name; /* without the leading "--" */
     ArgType type;
-    void *dest;         /* const char **, long *, double *, bool *, StrList * */
-    double min, max;    /* range for ARG_INT / ARG_DOUBLE (ignored if min > max) */
+    void *dest;      /* const char **, long *, double *, bool *, StrList * */
+    double min, max; /* range for ARG_INT / ARG_DOUBLE (ignored if min > max) */
 } ArgSpec;
 
 /* Parses argv[first..argc). Positional arguments are not allowed unless

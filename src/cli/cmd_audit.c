@@ -59,8 +59,12 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } SUBCOMMANDS[] = {
-    {"index", audit_cmd_index},   {"find", audit_cmd_find},     {"sketch", audit_cmd_sketch},
-    {"member", audit_cmd_member}, {"prove", audit_cmd_prove},   {"verify", audit_cmd_verify},
+    {"index", audit_cmd_index},
+    {"find", audit_cmd_find},
+    {"sketch", audit_cmd_sketch},
+    {"member", audit_cmd_member},
+    {"prove", audit_cmd_prove},
+    {"verify", audit_cmd_verify},
     {"memorization", audit_cmd_memorization},
 };
 
@@ -117,8 +121,7 @@ static int run(int argc, char **argv) {
         printf("  index: %ld opted-out texts looked up (%ld long enough for %ld 50-character windows) in %.0f ms; "
                "%ld trained as whole posts, %ld with a stretch inside a trained post\n",
                ir.posts, ir.searched, ir.windows, ir.ms, ir.exact_hits, ir.near_hits);
-    else
-        printf("  index: none (chirp audit index adds the search for quotes and copies under other ids)\n");
+    else printf("  index: none (chirp audit index adds the search for quotes and copies under other ids)\n");
     long index_hits = indexed ? ir.exact_hits + ir.near_hits : 0;
     if (r.catalog_hits || r.shard_hits || index_hits) {
         fprintf(stderr, "chirp: opt-out check FAILED: %ld catalog hit(s), %ld shard hit(s), %ld index hit(s)\n",

@@ -68,8 +68,8 @@ int audit_cmd_find(int argc, char **argv) {
     const char *dataset = NULL, *text = NULL, *ids_s = NULL, *tokenizer = NULL;
     long max_hits = 20;
     bool as_json = false;
-    ArgSpec specs[] = {{"dataset", ARG_STR, &dataset, 0, -1},     {"text", ARG_STR, &text, 0, -1},
-                       {"ids", ARG_STR, &ids_s, 0, -1},           {"tokenizer", ARG_STR, &tokenizer, 0, -1},
+    ArgSpec specs[] = {{"dataset", ARG_STR, &dataset, 0, -1},    {"text", ARG_STR, &text, 0, -1},
+                       {"ids", ARG_STR, &ids_s, 0, -1},          {"tokenizer", ARG_STR, &tokenizer, 0, -1},
                        {"max-hits", ARG_INT, &max_hits, 0, 1e6}, {"json", ARG_BOOL, &as_json, 0, -1}};
     int rc = args_parse("audit find", argc, argv, 1, specs, 6, NULL);
     if (rc != EXIT_OK) return rc;
@@ -134,8 +134,7 @@ int audit_cmd_find(int argc, char **argv) {
         if (r.longest_len > 0)
             printf("longest part found: %zu of %zu tokens, %llu occurrence(s): \"%s\"\n", r.longest_len, r.longest_of,
                    (unsigned long long)r.longest_count, r.longest_text);
-        else
-            printf("longest part found: none (not even one token)\n");
+        else printf("longest part found: none (not even one token)\n");
     }
     sqlite3_finalize(st);
     find_result_free(&r);

@@ -17,11 +17,16 @@ int audit_cmd_memorization(int argc, char **argv) {
     const char *out = NULL, *quant = "none";
     long samples = o.samples, untargeted = o.untargeted, tokens = o.sample_tokens, group = o.group, seed = (long)o.seed;
     ArgSpec specs[] = {
-        {"model", ARG_STR, &o.model_dir, 0, -1},       {"dataset", ARG_STR, &o.dataset, 0, -1},
-        {"tokenizer", ARG_STR, &o.tokenizer, 0, -1},   {"samples", ARG_INT, &samples, 1, 1e6},
-        {"untargeted", ARG_INT, &untargeted, 0, 1e6},  {"sample-tokens", ARG_INT, &tokens, 1, 1 << 20},
-        {"batch", ARG_INT, &group, 1, 256},            {"seed", ARG_INT, &seed, 0, 9e18},
-        {"quant", ARG_STR, &quant, 0, -1},             {"out", ARG_STR, &out, 0, -1},
+        {"model", ARG_STR, &o.model_dir, 0, -1},
+        {"dataset", ARG_STR, &o.dataset, 0, -1},
+        {"tokenizer", ARG_STR, &o.tokenizer, 0, -1},
+        {"samples", ARG_INT, &samples, 1, 1e6},
+        {"untargeted", ARG_INT, &untargeted, 0, 1e6},
+        {"sample-tokens", ARG_INT, &tokens, 1, 1 << 20},
+        {"batch", ARG_INT, &group, 1, 256},
+        {"seed", ARG_INT, &seed, 0, 9e18},
+        {"quant", ARG_STR, &quant, 0, -1},
+        {"out", ARG_STR, &out, 0, -1},
     };
     int rc = args_parse("audit memorization", argc, argv, 1, specs, (int)(sizeof specs / sizeof *specs), NULL);
     if (rc != EXIT_OK) return rc;
@@ -55,15 +60,15 @@ int audit_cmd_memorization(int argc, char **argv) {
                100 * json_number_value(json_object_get(json_object_get(t, "held_out"), "exact_rate")),
                100 * json_number_value(json_object_get(json_object_get(t, "held_out"), "token_match")));
         printf("verbatim spans of >= 50 characters in %d samples: %lld\n", o.untargeted,
-               (long long)json_integer_value(
-                   json_object_get(json_object_get(report, "untargeted"), "verbatim_spans")));
+               (long long)json_integer_value(json_object_get(json_object_get(report, "untargeted"), "verbatim_spans")));
         printf("membership inference (Min-K%%++): AUROC %.3f, TPR at 1%% FPR %.1f%%\n",
                json_number_value(json_object_get(mi, "auroc")),
                100 * json_number_value(json_object_get(mi, "tpr_at_1pct_fpr")));
         printf("report: %s, %s\n", json_path, html_path);
         if (leaks > 0) {
-            fprintf(stderr, "chirp: release blocked: %ld window(s) of posts that were not trained on (opted out or "
-                            "dropped) appear in the samples; see %s\n",
+            fprintf(stderr,
+                    "chirp: release blocked: %ld window(s) of posts that were not trained on (opted out or "
+                    "dropped) appear in the samples; see %s\n",
                     leaks, html_path);
             rc = 1;
         } else {

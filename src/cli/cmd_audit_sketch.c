@@ -20,8 +20,7 @@ static int model_root(const char *model, uint8_t root[32]) {
     char *p = path_join(model, "chirp.json");
     json_t *o = json_load_file(p, 0, NULL);
     const char *hex = json_string_value(json_object_get(json_object_get(o, "commitment"), "merkle_root"));
-    int rc = hex && merkle_unhex(hex, root) == 0 ? 0
-                                                 : chirp_fail("%s has no Merkle root (run chirp audit sketch)", p);
+    int rc = hex && merkle_unhex(hex, root) == 0 ? 0 : chirp_fail("%s has no Merkle root (run chirp audit sketch)", p);
     json_decref(o);
     free(p);
     return rc;
@@ -53,7 +52,8 @@ static int manifest_set(const char *model, const char *key, json_t *value) {
 int audit_cmd_sketch(int argc, char **argv) {
     const char *dataset = NULL, *model = NULL;
     double fpr = 1e-4;
-    ArgSpec specs[] = {{"dataset", ARG_STR, &dataset, 0, -1}, {"model", ARG_STR, &model, 0, -1},
+    ArgSpec specs[] = {{"dataset", ARG_STR, &dataset, 0, -1},
+                       {"model", ARG_STR, &model, 0, -1},
                        {"fpr", ARG_DOUBLE, &fpr, 1e-12, 0.5}};
     int rc = args_parse("audit sketch", argc, argv, 1, specs, 3, NULL);
     if (rc != EXIT_OK) return rc;
@@ -111,8 +111,8 @@ int audit_cmd_sketch(int argc, char **argv) {
 int audit_cmd_member(int argc, char **argv) {
     const char *model = NULL, *text = NULL;
     bool as_json = false;
-    ArgSpec specs[] = {{"model", ARG_STR, &model, 0, -1}, {"text", ARG_STR, &text, 0, -1},
-                       {"json", ARG_BOOL, &as_json, 0, -1}};
+    ArgSpec specs[] = {
+        {"model", ARG_STR, &model, 0, -1}, {"text", ARG_STR, &text, 0, -1}, {"json", ARG_BOOL, &as_json, 0, -1}};
     int rc = args_parse("audit member", argc, argv, 1, specs, 3, NULL);
     if (rc != EXIT_OK) return rc;
     if (!model) return args_missing("audit member", "model");
@@ -152,8 +152,10 @@ int audit_cmd_member(int argc, char **argv) {
 
 int audit_cmd_prove(int argc, char **argv) {
     const char *dataset = NULL, *model = NULL, *post = NULL, *out = NULL;
-    ArgSpec specs[] = {{"dataset", ARG_STR, &dataset, 0, -1}, {"model", ARG_STR, &model, 0, -1},
-                       {"post-id", ARG_STR, &post, 0, -1},    {"out", ARG_STR, &out, 0, -1}};
+    ArgSpec specs[] = {{"dataset", ARG_STR, &dataset, 0, -1},
+                       {"model", ARG_STR, &model, 0, -1},
+                       {"post-id", ARG_STR, &post, 0, -1},
+                       {"out", ARG_STR, &out, 0, -1}};
     int rc = args_parse("audit prove", argc, argv, 1, specs, 4, NULL);
     if (rc != EXIT_OK) return rc;
     if (!dataset) return args_missing("audit prove", "dataset");
@@ -187,8 +189,8 @@ int audit_cmd_prove(int argc, char **argv) {
 
 int audit_cmd_verify(int argc, char **argv) {
     const char *model = NULL, *proof_path = NULL, *root_hex = NULL;
-    ArgSpec specs[] = {{"model", ARG_STR, &model, 0, -1}, {"proof", ARG_STR, &proof_path, 0, -1},
-                       {"root", ARG_STR, &root_hex, 0, -1}};
+    ArgSpec specs[] = {
+        {"model", ARG_STR, &model, 0, -1}, {"proof", ARG_STR, &proof_path, 0, -1}, {"root", ARG_STR, &root_hex, 0, -1}};
     int rc = args_parse("audit verify", argc, argv, 1, specs, 3, NULL);
     if (rc != EXIT_OK) return rc;
     if (!proof_path) return args_missing("audit verify", "proof");

@@ -25,8 +25,10 @@ static const char HELP[] =
 static int run(int argc, char **argv) {
     CardOptions o = {0};
     const char *out = NULL;
-    ArgSpec specs[] = {{"model", ARG_STR, &o.model_dir, 0, -1},  {"dataset", ARG_STR, &o.dataset, 0, -1},
-                       {"license", ARG_STR, &o.license, 0, -1}, {"language", ARG_STR, &o.language, 0, -1},
+    ArgSpec specs[] = {{"model", ARG_STR, &o.model_dir, 0, -1},
+                       {"dataset", ARG_STR, &o.dataset, 0, -1},
+                       {"license", ARG_STR, &o.license, 0, -1},
+                       {"language", ARG_STR, &o.language, 0, -1},
                        {"out", ARG_STR, &out, 0, -1}};
     int rc = args_parse("card", argc, argv, 1, specs, 5, NULL);
     if (rc != EXIT_OK) return rc;

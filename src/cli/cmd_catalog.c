@@ -6,12 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char help[] =
-    "usage: chirp catalog stats DATASET\n"
-    "\n"
-    "Prints what a dataset's catalog (DATASET/catalog.sqlite) holds: posts per source, per\n"
-    "decision and per split, and tokens per split once `chirp prepare` has run.\n"
-    "The catalog is plain SQLite: see docs/data.md for its schema and example queries.\n";
+static const char help[] = "usage: chirp catalog stats DATASET\n"
+                           "\n"
+                           "Prints what a dataset's catalog (DATASET/catalog.sqlite) holds: posts per source, per\n"
+                           "decision and per split, and tokens per split once `chirp prepare` has run.\n"
+                           "The catalog is plain SQLite: see docs/data.md for its schema and example queries.\n";
 
 static int print_query(sqlite3 *db, const char *title, const char *sql) {
     sqlite3_stmt *st = catalog_prepare(db, sql);
@@ -47,8 +46,8 @@ static int run(int argc, char **argv) {
                      "SELECT s.path || ' [' || s.format || ']', count(p.id), sum(p.decision = 'kept')"
                      " FROM sources s LEFT JOIN posts p ON p.source_id = s.id GROUP BY s.id ORDER BY s.id");
     if (rc == 0)
-        rc = print_query(db, "per decision:",
-                         "SELECT decision, count(*) FROM posts GROUP BY decision ORDER BY count(*) DESC");
+        rc = print_query(
+            db, "per decision:", "SELECT decision, count(*) FROM posts GROUP BY decision ORDER BY count(*) DESC");
     if (rc == 0)
         rc = print_query(db, "per split (kept posts, tokens):",
                          "SELECT split, count(*), coalesce(sum(token_count), 0) FROM posts"

@@ -21,26 +21,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#define HELP                                                                                               \
+#define HELP                                                                                                \
     "usage: chirp chat --model DIR [--system TEXT] [--max-tokens N] [sampling flags] [--quant none|int8]\n" \
     "                  [--threads N] [--tokenizer T]\n"                                                     \
-    "\n"                                                                                                   \
-    "Chats with a model. Type a message and press Enter; the reply streams back.\n"                        \
-    "  /reset   start a new conversation (the system prompt is kept)\n"                                    \
-    "  /exit    quit (Ctrl-D too)\n"                                                                       \
-    "Ctrl-C stops the current reply, not the program. When stdin is not a terminal each line is one\n"   \
-    "user message and each reply is printed on one line of stdout.\n"                                      \
-    "\n"                                                                                                   \
-    "The template comes from the model directory (\"chat_template\" in chirp.json or tokenizer.json),\n"  \
-    "else ChatML (<|im_start|>role ... <|im_end|>) when the tokenizer has those tokens, else a\n"         \
-    "plain-text fallback (User: ... / Assistant: ...). When the conversation outgrows the context,\n"     \
-    "the oldest turns are dropped (the system prompt is kept) and a notice goes to stderr.\n"             \
-    "\n"                                                                                                   \
-    "  --system TEXT          system prompt\n"                                                             \
-    "  --max-tokens N         longest reply in tokens (default 256)\n"                                     \
-    INFER_FLAGS_HELP                                                                                       \
-    "\n"                                                                                                   \
-    "example:\n"                                                                                           \
+    "\n"                                                                                                    \
+    "Chats with a model. Type a message and press Enter; the reply streams back.\n"                         \
+    "  /reset   start a new conversation (the system prompt is kept)\n"                                     \
+    "  /exit    quit (Ctrl-D too)\n"                                                                        \
+    "Ctrl-C stops the current reply, not the program. When stdin is not a terminal each line is one\n"      \
+    "user message and each reply is printed on one line of stdout.\n"                                       \
+    "\n"                                                                                                    \
+    "The template comes from the model directory (\"chat_template\" in chirp.json or tokenizer.json),\n"    \
+    "else ChatML (<|im_start|>role ... <|im_end|>) when the tokenizer has those tokens, else a\n"           \
+    "plain-text fallback (User: ... / Assistant: ...). When the conversation outgrows the context,\n"       \
+    "the oldest turns are dropped (the system prompt is kept) and a notice goes to stderr.\n"               \
+    "\n"                                                                                                    \
+    "  --system TEXT          system prompt\n"                                                              \
+    "  --max-tokens N         longest reply in tokens (default 256)\n" INFER_FLAGS_HELP "\n"                \
+    "example:\n"                                                                                            \
     "  chirp chat --model out/model --system 'You are a friendly bird.' --temperature 0.7\n"
 
 static volatile sig_atomic_t interrupted;
@@ -51,9 +49,9 @@ static void on_sigint(int sig) {
 }
 
 typedef struct Chat {
-    ChatMessage *msgs;  /* msgs[i].content is owned (malloc'd) */
+    ChatMessage *msgs; /* msgs[i].content is owned (malloc'd) */
     int n, cap;
-    int in_cache;       /* messages whose tokens the cache holds, exactly */
+    int in_cache; /* messages whose tokens the cache holds, exactly */
 } Chat;
 
 static void chat_push(Chat *c, const char *role, const char *content) {
@@ -125,7 +123,7 @@ static int run(int argc, char **argv) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  /* no SA_RESTART: Ctrl-C at the prompt interrupts the read */
+    sa.sa_flags = 0; /* no SA_RESTART: Ctrl-C at the prompt interrupts the read */
     sigaction(SIGINT, &sa, NULL);
 
     InferState *st = infer_state_new(&m);
@@ -189,8 +187,9 @@ static int run(int argc, char **argv) {
             /* Too long: drop the oldest turn after the system prompt. */
             if (chat.n - keep <= 1) {
                 if (st->pos + (int)ct.n + 1 > n_ctx) {
-                    fprintf(stderr, "chirp chat: that message is too long for the model's context (%d tokens); "
-                                    "not sent\n",
+                    fprintf(stderr,
+                            "chirp chat: that message is too long for the model's context (%d tokens); "
+                            "not sent\n",
                             n_ctx);
                     chat_drop(&chat, chat.n - 1);
                     ok = 0;

@@ -13,31 +13,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HELP                                                                                              \
-    "usage: chirp generate --model DIR [--prompt TEXT | --prompt-file F] [--max-tokens N]\n"            \
-    "                      [--temperature T] [--top-k K] [--top-p P] [--min-p P]\n"                      \
-    "                      [--repetition-penalty R] [--frequency-penalty F] [--presence-penalty P]\n"   \
-    "                      [--stop STR]... [--seed S] [--n N] [--quant none|int8] [--threads N]\n"       \
-    "                      [--tokenizer T] [--truncate]\n"                                                \
-    "\n"                                                                                                  \
-    "Generates text that continues the prompt and streams it (not the prompt) to stdout as tokens\n"     \
-    "are produced; prompt and generation speeds go to stderr at the end. The prompt is prefilled\n"     \
-    "in one batched pass, then one forward per new token over a KV cache. Without a prompt,\n"          \
-    "generation starts from <|endoftext|> (a fresh post).\n"                                            \
-    "\n"                                                                                                  \
-    "  --prompt TEXT          text to continue\n"                                                         \
-    "  --prompt-file F        read the prompt from a file\n"                                              \
-    "  --max-tokens N         new tokens per sample (default 128)\n"                                      \
-    "  --stop STR             stop when STR appears (not printed); repeatable; \\n and \\t are escapes\n" \
-    "  --n N                  samples (default 1), seeds S, S+1, ...; a line '---' between them\n"      \
-    "  --truncate             a prompt too long for the context keeps its end (default: error)\n"       \
-    INFER_FLAGS_HELP                                                                                      \
-    "\n"                                                                                                  \
-    "Generation also stops at <|endoftext|> and at the end of the model's context.\n"                   \
-    "\n"                                                                                                  \
-    "examples:\n"                                                                                         \
-    "  chirp generate --model out/model --prompt 'The best thing about' --max-tokens 40 --seed 1\n"     \
-    "  chirp generate --model out/model --temperature 0 --n 1 --stop '\\n'\n"                            \
+#define HELP                                                                                                       \
+    "usage: chirp generate --model DIR [--prompt TEXT | --prompt-file F] [--max-tokens N]\n"                       \
+    "                      [--temperature T] [--top-k K] [--top-p P] [--min-p P]\n"                                \
+    "                      [--repetition-penalty R] [--frequency-penalty F] [--presence-penalty P]\n"              \
+    "                      [--stop STR]... [--seed S] [--n N] [--quant none|int8] [--threads N]\n"                 \
+    "                      [--tokenizer T] [--truncate]\n"                                                         \
+    "\n"                                                                                                           \
+    "Generates text that continues the prompt and streams it (not the prompt) to stdout as tokens\n"               \
+    "are produced; prompt and generation speeds go to stderr at the end. The prompt is prefilled\n"                \
+    "in one batched pass, then one forward per new token over a KV cache. Without a prompt,\n"                     \
+    "generation starts from <|endoftext|> (a fresh post).\n"                                                       \
+    "\n"                                                                                                           \
+    "  --prompt TEXT          text to continue\n"                                                                  \
+    "  --prompt-file F        read the prompt from a file\n"                                                       \
+    "  --max-tokens N         new tokens per sample (default 128)\n"                                               \
+    "  --stop STR             stop when STR appears (not printed); repeatable; \\n and \\t are escapes\n"          \
+    "  --n N                  samples (default 1), seeds S, S+1, ...; a line '---' between them\n"                 \
+    "  --truncate             a prompt too long for the context keeps its end (default: error)\n" INFER_FLAGS_HELP \
+    "\n"                                                                                                           \
+    "Generation also stops at <|endoftext|> and at the end of the model's context.\n"                              \
+    "\n"                                                                                                           \
+    "examples:\n"                                                                                                  \
+    "  chirp generate --model out/model --prompt 'The best thing about' --max-tokens 40 --seed 1\n"                \
+    "  chirp generate --model out/model --temperature 0 --n 1 --stop '\\n'\n"                                      \
     "  chirp generate --model out/model --quant int8 --n 5 --max-tokens 60\n"
 
 static int run(int argc, char **argv) {

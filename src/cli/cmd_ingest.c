@@ -16,8 +16,8 @@ static const char help[] =
     "DATASET/conversations.jsonl (reply chains among kept posts). An existing dataset is replaced\n"
     "only when the whole ingest succeeds.\n"
     "\n"
-    "  --input PATH...        files, X archives (folder or .zip), or folders of such files\n"   \
-    "                         (read in sorted order; entries of no known format are skipped\n" \
+    "  --input PATH...        files, X archives (folder or .zip), or folders of such files\n"
+    "                         (read in sorted order; entries of no known format are skipped\n"
     "                         and listed); repeatable\n"
     "  --format FMT           auto (default), csv, jsonl, x-archive, trump-archive, fortune, text\n"
     "  --text-field NAME      column (CSV) or dotted path (JSON) of the text; likewise\n"
@@ -73,8 +73,10 @@ static int run(int argc, char **argv) {
     int known = 0;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) known |= strcmp(format, formats[i]) == 0;
     if (rc == EXIT_OK && !known)
-        rc = args_usage_error("ingest", "unknown --format '%s' (auto, csv, jsonl, x-archive, trump-archive, "
-                                        "fortune, text)", format);
+        rc = args_usage_error("ingest",
+                              "unknown --format '%s' (auto, csv, jsonl, x-archive, trump-archive, "
+                              "fortune, text)",
+                              format);
     if (rc != EXIT_OK) {
         strlist_free(&inputs);
         strlist_free(&optouts);
@@ -96,8 +98,8 @@ static int run(int argc, char **argv) {
     if (rc != 0) return cli_fail();
     printf("ingested %ld posts from %d file(s) in %.2fs (%.0f posts/s) -> %s\n", st.posts, st.files, st.seconds,
            st.seconds > 0 ? st.posts / st.seconds : 0.0, out);
-    if (st.files_skipped) printf("  skipped %d folder entr%s (listed above)\n", st.files_skipped,
-                                 st.files_skipped == 1 ? "y" : "ies");
+    if (st.files_skipped)
+        printf("  skipped %d folder entr%s (listed above)\n", st.files_skipped, st.files_skipped == 1 ? "y" : "ies");
     printf("  kept %ld (train %ld, val %ld)\n", st.decisions[DECISION_KEPT], st.train, st.val);
     for (int d = 1; d < DECISION_COUNT; d++)
         if (st.decisions[d]) printf("  %-24s %ld\n", decision_name(d), st.decisions[d]);

@@ -13,11 +13,10 @@
 #include "util/error.h"
 #include "util/file.h"
 
-static const char HELP[] =
-    "usage: chirp plot RUN_DIR [--out FILE.svg]\n"
-    "\n"
-    "Draw the train and val loss curves of a run (RUN_DIR/log.jsonl) as an SVG\n"
-    "(default RUN_DIR/loss.svg) that any browser opens.\n";
+static const char HELP[] = "usage: chirp plot RUN_DIR [--out FILE.svg]\n"
+                           "\n"
+                           "Draw the train and val loss curves of a run (RUN_DIR/log.jsonl) as an SVG\n"
+                           "(default RUN_DIR/loss.svg) that any browser opens.\n";
 
 typedef struct Pt {
     double x, y;
@@ -59,7 +58,8 @@ static int run(int argc, char **argv) {
         json_t *s = json_object_get(j, "step"), *l = json_object_get(j, "loss"), *v = json_object_get(j, "val_loss");
         if (json_is_integer(s) && json_is_number(l) && isfinite(json_number_value(l)))
             tr[ntr++] = (Pt){(double)json_integer_value(s), json_number_value(l)};
-        if (json_is_integer(s) && json_is_number(v)) va[nva++] = (Pt){(double)json_integer_value(s), json_number_value(v)};
+        if (json_is_integer(s) && json_is_number(v))
+            va[nva++] = (Pt){(double)json_integer_value(s), json_number_value(v)};
         json_decref(j);
     }
     free(data);
@@ -86,25 +86,29 @@ static int run(int argc, char **argv) {
     y0 = floor(y0 / ys) * ys;
     y1 = ceil(y1 / ys) * ys;
     const double W = 800, H = 500, L = 70, R = 20, T = 40, B = 50;
-#define PX(x) (L + ((x) - x0) / (x1 - x0) * (W - L - R))
-#define PY(y) (H - B - ((y) - y0) / (y1 - y0) * (H - T - B))
+#define PX(x) (L + ((x)-x0) / (x1 - x0) * (W - L - R))
+#define PY(y) (H - B - ((y)-y0) / (y1 - y0) * (H - T - B))
     size_t cap = 4096 + (size_t)(ntr + nva) * 48, n = 0;
     char *svg = xmalloc(cap);
 #define OUT(...) (n += (size_t)snprintf(svg + n, cap - n, __VA_ARGS__))
     OUT("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" "
-        "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
+        "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+        W, H);
     OUT("<text x=\"%.0f\" y=\"24\" font-size=\"16\">loss: %s</text>\n", L, log);
     for (double y = y0; y <= y1 + ys / 2 && n + 512 < cap; y += ys)
         OUT("<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%.1f\" "
-            "text-anchor=\"end\">%g</text>\n", L, W - R, PY(y), PY(y), L - 6, PY(y) + 4, y);
+            "text-anchor=\"end\">%g</text>\n",
+            L, W - R, PY(y), PY(y), L - 6, PY(y) + 4, y);
     for (double x = x0; x <= x1 + xs / 2 && n + 512 < cap; x += xs)
         OUT("<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%.1f\" "
-            "text-anchor=\"middle\">%g</text>\n", PX(x), PX(x), T, H - B, PX(x), H - B + 18, x);
+            "text-anchor=\"middle\">%g</text>\n",
+            PX(x), PX(x), T, H - B, PX(x), H - B + 18, x);
     OUT("<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">step</text>\n", (L + W - R) / 2, H - 12);
     OUT("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"");
     for (int i = 0; i < ntr; i++) OUT("%.1f,%.1f ", PX(tr[i].x), PY(tr[i].y));
     OUT("\"/>\n");
-    for (int i = 0; i < nva; i++) OUT("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#d62728\"/>\n", PX(va[i].x), PY(va[i].y));
+    for (int i = 0; i < nva; i++)
+        OUT("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#d62728\"/>\n", PX(va[i].x), PY(va[i].y));
     OUT("<text x=\"%.0f\" y=\"%.0f\" fill=\"#1f77b4\">train</text>", W - R - 90, T + 14);
     if (nva) OUT("<text x=\"%.0f\" y=\"%.0f\" fill=\"#d62728\">val</text>", W - R - 40, T + 14);
     OUT("\n</svg>\n");

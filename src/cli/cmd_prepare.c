@@ -5,23 +5,22 @@
 
 #include <stdio.h>
 
-static const char help[] =
-    "usage: chirp prepare --dataset DATASET --tokenizer T --out DATA [--shard-tokens N]\n"
-    "                     [--train-tokenizer --vocab-size N]\n"
-    "\n"
-    "Tokenizes the kept posts of DATASET into DATA/train_000.bin, DATA/val_000.bin, ... (llm.c\n"
-    "format: 256 x int32 header with magic 20240520, version 1, token count; uint16 tokens),\n"
-    "each post followed by <|endoftext|>, and records in the catalog which shard and token\n"
-    "offset holds each post.\n"
-    "\n"
-    "  --dataset DATASET    made by chirp ingest\n"
-    "  --tokenizer T        tokenizer.json, or a folder with tokenizer.json or GPT-2's\n"
-    "                       encoder.json + vocab.bpe\n"
-    "  --out DATA           shard folder (created; older shards there are replaced)\n"
-    "  --shard-tokens N     at most N tokens per shard (default 100000000)\n"
-    "  --train-tokenizer    first train a byte-level BPE tokenizer on the kept train posts and\n"
-    "                       save it to T (T/tokenizer.json, or T itself if it ends in .json)\n"
-    "  --vocab-size N       vocabulary size for --train-tokenizer\n";
+static const char help[] = "usage: chirp prepare --dataset DATASET --tokenizer T --out DATA [--shard-tokens N]\n"
+                           "                     [--train-tokenizer --vocab-size N]\n"
+                           "\n"
+                           "Tokenizes the kept posts of DATASET into DATA/train_000.bin, DATA/val_000.bin, ... (llm.c\n"
+                           "format: 256 x int32 header with magic 20240520, version 1, token count; uint16 tokens),\n"
+                           "each post followed by <|endoftext|>, and records in the catalog which shard and token\n"
+                           "offset holds each post.\n"
+                           "\n"
+                           "  --dataset DATASET    made by chirp ingest\n"
+                           "  --tokenizer T        tokenizer.json, or a folder with tokenizer.json or GPT-2's\n"
+                           "                       encoder.json + vocab.bpe\n"
+                           "  --out DATA           shard folder (created; older shards there are replaced)\n"
+                           "  --shard-tokens N     at most N tokens per shard (default 100000000)\n"
+                           "  --train-tokenizer    first train a byte-level BPE tokenizer on the kept train posts and\n"
+                           "                       save it to T (T/tokenizer.json, or T itself if it ends in .json)\n"
+                           "  --vocab-size N       vocabulary size for --train-tokenizer\n";
 
 static int run(int argc, char **argv) {
     const char *dataset = NULL, *tokenizer = NULL, *out = NULL;
@@ -44,8 +43,8 @@ static int run(int argc, char **argv) {
     if (!train && vocab != 0) return args_usage_error("prepare", "--vocab-size only goes with --train-tokenizer");
     Tokenizer *tok = train ? prepare_train_tokenizer(dataset, (int)vocab, tokenizer) : tokenizer_load(tokenizer);
     if (!tok) return cli_fail();
-    PrepareOptions opt = {.dataset = dataset, .out = out, .tokenizer_path = tokenizer,
-                          .shard_tokens = (uint64_t)shard_tokens};
+    PrepareOptions opt = {
+        .dataset = dataset, .out = out, .tokenizer_path = tokenizer, .shard_tokens = (uint64_t)shard_tokens};
     PrepareStats st;
     rc = prepare_run(&opt, tok, &st);
     tokenizer_free(tok);

@@ -8,20 +8,20 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HELP                                                                                             \
-    "usage: chirp quantize --model DIR --out DIR2 [--type int8]\n"                                      \
-    "\n"                                                                                                 \
-    "Writes an int8 copy of a GPT-2 model directory: every weight matrix (and the tied embedding /\n"   \
-    "LM head) as int8 values with one fp32 scale per block of 32 inputs; position embeddings,\n"        \
-    "LayerNorms and biases stay fp32. About 3.5x smaller and faster to decode (decoding is bound by\n"  \
-    "memory bandwidth). tokenizer.json and chirp.json are copied. chirp generate / chat load DIR2\n"    \
-    "directly (with or without --quant int8).\n"                                                        \
-    "\n"                                                                                                 \
-    "  --model DIR            fp32 model directory (config.json + model.safetensors)\n"                 \
-    "  --out DIR2             where to write the int8 model\n"                                          \
-    "  --type int8            the only type so far (default)\n"                                         \
-    "\n"                                                                                                 \
-    "example:\n"                                                                                         \
+#define HELP                                                                                           \
+    "usage: chirp quantize --model DIR --out DIR2 [--type int8]\n"                                     \
+    "\n"                                                                                               \
+    "Writes an int8 copy of a GPT-2 model directory: every weight matrix (and the tied embedding /\n"  \
+    "LM head) as int8 values with one fp32 scale per block of 32 inputs; position embeddings,\n"       \
+    "LayerNorms and biases stay fp32. About 3.5x smaller and faster to decode (decoding is bound by\n" \
+    "memory bandwidth). tokenizer.json and chirp.json are copied. chirp generate / chat load DIR2\n"   \
+    "directly (with or without --quant int8).\n"                                                       \
+    "\n"                                                                                               \
+    "  --model DIR            fp32 model directory (config.json + model.safetensors)\n"                \
+    "  --out DIR2             where to write the int8 model\n"                                         \
+    "  --type int8            the only type so far (default)\n"                                        \
+    "\n"                                                                                               \
+    "example:\n"                                                                                       \
     "  chirp quantize --model out/model --out out/model-int8 --type int8\n"
 
 static int run(int argc, char **argv) {
@@ -44,7 +44,8 @@ static int run(int argc, char **argv) {
     if (infer_model_load(&m, model, INFER_INT8) != 0) return cli_fail();
     rc = infer_model_save_int8(&m, model, out) == 0 ? EXIT_OK : cli_fail();
     if (rc == EXIT_OK) {
-        double fp = 4.0 * (double)gpt2_num_params(&m.cfg), q = infer_bytes_per_token(&m) + 4.0 * m.cfg.n_ctx * m.cfg.n_embd;
+        double fp = 4.0 * (double)gpt2_num_params(&m.cfg),
+               q = infer_bytes_per_token(&m) + 4.0 * m.cfg.n_ctx * m.cfg.n_embd;
         fprintf(stderr, "quantize: wrote %s (int8 blocks of %d: %.1f MB of weights, from %.1f MB fp32)\n", out, QBLOCK,
                 q / 1e6, fp / 1e6);
     }

@@ -15,42 +15,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HELP                                                                                              \
-    "usage: chirp serve --model DIR [--tokenizer T] [--host 127.0.0.1] [--port 8080] [--parallel N]\n"   \
-    "                   [--quant none|int8] [--threads N] [--api-key KEY]... [--api-key-file F]\n"       \
+#define HELP                                                                                               \
+    "usage: chirp serve --model DIR [--tokenizer T] [--host 127.0.0.1] [--port 8080] [--parallel N]\n"     \
+    "                   [--quant none|int8] [--threads N] [--api-key KEY]... [--api-key-file F]\n"         \
     "                   [--alias NAME] [--max-queue N] [--max-body BYTES] [--timeout S] [--cors ORIGIN]\n" \
-    "\n"                                                                                                  \
-    "Serves the model over HTTP with OpenAI's API (POST /v1/chat/completions, /v1/completions,\n"       \
-    "GET /v1/models), plus /health, /metrics (Prometheus), /tokenize, /detokenize and a chat page\n"    \
-    "at /. Up to --parallel requests generate at once, batched into one forward per token\n"           \
-    "(continuous batching); the rest wait in a queue of --max-queue, beyond which the answer is\n"     \
-    "503. A request's output does not depend on what runs beside it: with the same seed it is\n"      \
-    "the same as `chirp generate`. Prints 'listening on http://HOST:PORT' when ready and one\n"       \
-    "access-log line per request on stderr. SIGINT or SIGTERM stops it (in-flight requests get a\n"   \
-    "few seconds to finish).\n"                                                                         \
-    "\n"                                                                                                  \
-    "  --model DIR            model directory (config.json, model.safetensors, tokenizer.json)\n"        \
-    "  --tokenizer T          tokenizer.json or a directory with one (default: the model's)\n"          \
-    "  --host H               address to bind (default 127.0.0.1: this machine only)\n"                \
-    "  --port P               port (default 8080; 0 picks a free one)\n"                                 \
-    "  --parallel N           slots: requests generating at once (default 4)\n"                          \
-    "  --quant none|int8      int8: quantize weights at load (an int8 directory needs it)\n"             \
-    "  --threads N            threads of the model (default: OMP_NUM_THREADS or all cores)\n"            \
+    "\n"                                                                                                   \
+    "Serves the model over HTTP with OpenAI's API (POST /v1/chat/completions, /v1/completions,\n"          \
+    "GET /v1/models), plus /health, /metrics (Prometheus), /tokenize, /detokenize and a chat page\n"       \
+    "at /. Up to --parallel requests generate at once, batched into one forward per token\n"               \
+    "(continuous batching); the rest wait in a queue of --max-queue, beyond which the answer is\n"         \
+    "503. A request's output does not depend on what runs beside it: with the same seed it is\n"           \
+    "the same as `chirp generate`. Prints 'listening on http://HOST:PORT' when ready and one\n"            \
+    "access-log line per request on stderr. SIGINT or SIGTERM stops it (in-flight requests get a\n"        \
+    "few seconds to finish).\n"                                                                            \
+    "\n"                                                                                                   \
+    "  --model DIR            model directory (config.json, model.safetensors, tokenizer.json)\n"          \
+    "  --tokenizer T          tokenizer.json or a directory with one (default: the model's)\n"             \
+    "  --host H               address to bind (default 127.0.0.1: this machine only)\n"                    \
+    "  --port P               port (default 8080; 0 picks a free one)\n"                                   \
+    "  --parallel N           slots: requests generating at once (default 4)\n"                            \
+    "  --quant none|int8      int8: quantize weights at load (an int8 directory needs it)\n"               \
+    "  --threads N            threads of the model (default: OMP_NUM_THREADS or all cores)\n"              \
     "  --api-key KEY          require 'Authorization: Bearer KEY' (repeatable); / and /health stay open\n" \
-    "  --api-key-file F       keys, one per line ('#' starts a comment)\n"                              \
-    "  --alias NAME           the model's name in the API (default: the directory's name)\n"           \
-    "  --max-queue N          requests' choices that may wait for a slot (default 64)\n"               \
-    "  --max-body BYTES       largest request body (default 1048576; more gets 413)\n"                  \
-    "  --timeout S            a request must arrive within S seconds, and idle connections\n"          \
-    "                         close after S seconds (default 30)\n"                                      \
-    "  --cors ORIGIN          allow browsers from ORIGIN (or '*') to call the API\n"                    \
-    "  --prefill-chunk N      prompt tokens run per step beside the decoding ones (default 256)\n"     \
-    "  --http-threads N       HTTP threads (default 4)\n"                                                \
-    "  --quiet                no access log\n"                                                           \
-    "\n"                                                                                                  \
-    "examples:\n"                                                                                         \
-    "  chirp serve --model out/model --parallel 8\n"                                                      \
-    "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\\n"        \
+    "  --api-key-file F       keys, one per line ('#' starts a comment)\n"                                 \
+    "  --alias NAME           the model's name in the API (default: the directory's name)\n"               \
+    "  --max-queue N          requests' choices that may wait for a slot (default 64)\n"                   \
+    "  --max-body BYTES       largest request body (default 1048576; more gets 413)\n"                     \
+    "  --timeout S            a request must arrive within S seconds, and idle connections\n"              \
+    "                         close after S seconds (default 30)\n"                                        \
+    "  --cors ORIGIN          allow browsers from ORIGIN (or '*') to call the API\n"                       \
+    "  --prefill-chunk N      prompt tokens run per step beside the decoding ones (default 256)\n"         \
+    "  --http-threads N       HTTP threads (default 4)\n"                                                  \
+    "  --quiet                no access log\n"                                                             \
+    "\n"                                                                                                   \
+    "examples:\n"                                                                                          \
+    "  chirp serve --model out/model --parallel 8\n"                                                       \
+    "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\\n"            \
     "       -d '{\"model\": \"chirp\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}'\n"
 
 /* Adds the keys of an --api-key-file to keys. */

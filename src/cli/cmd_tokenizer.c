@@ -16,35 +16,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HELP                                                                                               \
-    "usage: chirp tokenizer train --input FILE... --vocab-size N --out DIR [--min-frequency K]\n"         \
-    "       chirp tokenizer encode --tokenizer T [--input FILE] [--jsonl] [--allow-special]\n"            \
-    "       chirp tokenizer decode --tokenizer T [--input FILE]\n"                                        \
-    "       chirp tokenizer convert --tokenizer T --out DIR\n"                                            \
-    "\n"                                                                                                   \
-    "Byte-level BPE as GPT-2 does it: train one, or use GPT-2's exactly.\n"                               \
-    "\n"                                                                                                   \
-    "train   learns merges from plain-text FILEs (each file is one document) and writes\n"               \
-    "        DIR/tokenizer.json (Hugging Face format). N counts all ids: 256 bytes + merges\n"            \
-    "        + 3 special tokens (<|endoftext|>, <|im_start|>, <|im_end|>), so N >= 259.\n"                \
-    "        Pairs seen fewer than K times (default 2) are not merged, so a small text\n"                 \
-    "        may give fewer than N ids. Ties in frequency go to the smaller token ids.\n"                 \
-    "encode  T is a tokenizer.json, or a directory holding one or GPT-2's encoder.json +\n"               \
-    "        vocab.bpe. Plain mode: the input (default stdin) is one document, and the\n"                \
-    "        output is its ids, space-separated, on one line. --jsonl: each input line is\n"              \
-    "        {\"text\": \"...\"} and each output line {\"ids\": [...]}.\n"                                 \
-    "        --allow-special maps special-token strings such as <|endoftext|> to their\n"                 \
-    "        ids; without it they are encoded as ordinary text, so quoted text cannot\n"                  \
-    "        inject a control token.\n"                                                                   \
-    "decode  reads whitespace-separated ids (default stdin) and writes the bytes they\n"                  \
-    "        stand for.\n"                                                                                 \
-    "convert writes T (for example GPT-2's encoder.json + vocab.bpe) as DIR/tokenizer.json,\n"           \
-    "        which Hugging Face tokenizers, transformers and tokenizers.js load as they are.\n"           \
-    "\n"                                                                                                   \
-    "examples:\n"                                                                                          \
-    "  chirp tokenizer train --input posts.txt --vocab-size 8192 --out tok/\n"                           \
-    "  echo 'Hello world' | chirp tokenizer encode --tokenizer ../shared/data/gpt2-tokenizer\n"          \
-    "  echo '15496 995' | chirp tokenizer decode --tokenizer tok/tokenizer.json\n"                      \
+#define HELP                                                                                      \
+    "usage: chirp tokenizer train --input FILE... --vocab-size N --out DIR [--min-frequency K]\n" \
+    "       chirp tokenizer encode --tokenizer T [--input FILE] [--jsonl] [--allow-special]\n"    \
+    "       chirp tokenizer decode --tokenizer T [--input FILE]\n"                                \
+    "       chirp tokenizer convert --tokenizer T --out DIR\n"                                    \
+    "\n"                                                                                          \
+    "Byte-level BPE as GPT-2 does it: train one, or use GPT-2's exactly.\n"                       \
+    "\n"                                                                                          \
+    "train   learns merges from plain-text FILEs (each file is one document) and writes\n"        \
+    "        DIR/tokenizer.json (Hugging Face format). N counts all ids: 256 bytes + merges\n"    \
+    "        + 3 special tokens (<|endoftext|>, <|im_start|>, <|im_end|>), so N >= 259.\n"        \
+    "        Pairs seen fewer than K times (default 2) are not merged, so a small text\n"         \
+    "        may give fewer than N ids. Ties in frequency go to the smaller token ids.\n"         \
+    "encode  T is a tokenizer.json, or a directory holding one or GPT-2's encoder.json +\n"       \
+    "        vocab.bpe. Plain mode: the input (default stdin) is one document, and the\n"         \
+    "        output is its ids, space-separated, on one line. --jsonl: each input line is\n"      \
+    "        {\"text\": \"...\"} and each output line {\"ids\": [...]}.\n"                        \
+    "        --allow-special maps special-token strings such as <|endoftext|> to their\n"         \
+    "        ids; without it they are encoded as ordinary text, so quoted text cannot\n"          \
+    "        inject a control token.\n"                                                           \
+    "decode  reads whitespace-separated ids (default stdin) and writes the bytes they\n"          \
+    "        stand for.\n"                                                                        \
+    "convert writes T (for example GPT-2's encoder.json + vocab.bpe) as DIR/tokenizer.json,\n"    \
+    "        which Hugging Face tokenizers, transformers and tokenizers.js load as they are.\n"   \
+    "\n"                                                                                          \
+    "examples:\n"                                                                                 \
+    "  chirp tokenizer train --input posts.txt --vocab-size 8192 --out tok/\n"                    \
+    "  echo 'Hello world' | chirp tokenizer encode --tokenizer ../shared/data/gpt2-tokenizer\n"   \
+    "  echo '15496 995' | chirp tokenizer decode --tokenizer tok/tokenizer.json\n"                \
     "  chirp tokenizer convert --tokenizer ../shared/data/gpt2-tokenizer --out gpt2-tok/\n"
 
 /* Reads a whole stream (stdin) into memory. */
@@ -231,10 +231,8 @@ static int tok_encode(int argc, char **argv) {
             int32_t *ids = NULL;
             size_t cap = 0;
             long n = encode_all(tok, text, len, special, &ids, &cap);
-            if (n >= 0 && write_ids(stdout, ids, n, " ") == 0 && fputc('\n', stdout) != EOF)
-                rc = EXIT_OK;
-            else if (n >= 0)
-                chirp_fail_errno("stdout: write error");
+            if (n >= 0 && write_ids(stdout, ids, n, " ") == 0 && fputc('\n', stdout) != EOF) rc = EXIT_OK;
+            else if (n >= 0) chirp_fail_errno("stdout: write error");
             free(ids);
             free(text);
         }
@@ -290,8 +288,7 @@ static int tok_decode(int argc, char **argv) {
             ok = !errno && *end == '\0' && v >= 0 && v <= INT32_MAX;
         }
         if (!ok) {
-            chirp_fail("%s: token %zu: '%.*s' is not a token id", name, n + 1, (int)(wl > 40 ? 40 : wl),
-                       text + start);
+            chirp_fail("%s: token %zu: '%.*s' is not a token id", name, n + 1, (int)(wl > 40 ? 40 : wl), text + start);
             rc = EXIT_FAIL;
             break;
         }

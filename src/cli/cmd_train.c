@@ -116,32 +116,49 @@ static int run(int argc, char **argv) {
          warmup = 0, seed = (long)o.seed, eval_every = 0, eval_batches = o.eval_batches, save_every = 0, keep = 0,
          threads = 0, zero = 0;
     double dist_timeout = o.dist_timeout;
-    double lr = o.lr, min_lr = -1, wd = o.weight_decay, b1 = o.beta1, b2 = o.beta2, eps = o.eps,
-           clip = o.grad_clip;
+    double lr = o.lr, min_lr = -1, wd = o.weight_decay, b1 = o.beta1, b2 = o.beta2, eps = o.eps, clip = o.grad_clip;
     bool shuffle = false, resume = false;
     const ArgSpec specs[] = {
-        {"train", ARG_STR, &train, 0, -1},        {"sft", ARG_STR, &sft, 0, -1},
+        {"train", ARG_STR, &train, 0, -1},
+        {"sft", ARG_STR, &sft, 0, -1},
         {"val", ARG_STR, &val, 0, -1},
-        {"init", ARG_STR, &init, 0, -1},          {"model", ARG_STR, &preset, 0, -1},
-        {"layers", ARG_INT, &layers, 1, 1000},    {"heads", ARG_INT, &heads, 1, 1024},
-        {"embd", ARG_INT, &embd, 1, 65536},       {"ctx", ARG_INT, &ctx, 1, 1 << 20},
-        {"vocab", ARG_INT, &vocab, 1, 10000000},  {"tokenizer", ARG_STR, &tok, 0, -1},
-        {"batch", ARG_INT, &batch, 1, 1 << 20},   {"seq", ARG_INT, &seq, 1, 1 << 20},
-        {"grad-accum", ARG_INT, &accum, 1, 1 << 20}, {"steps", ARG_INT, &steps, 1, 1e12},
-        {"lr", ARG_DOUBLE, &lr, 0, 10},           {"warmup", ARG_INT, &warmup, 0, 1e12},
-        {"schedule", ARG_STR, &sched, 0, -1},     {"min-lr", ARG_DOUBLE, &min_lr, 0, 10},
-        {"weight-decay", ARG_DOUBLE, &wd, 0, 10}, {"beta1", ARG_DOUBLE, &b1, 0, 0.999999},
-        {"beta2", ARG_DOUBLE, &b2, 0, 0.999999},  {"eps", ARG_DOUBLE, &eps, 0, 1},
-        {"grad-clip", ARG_DOUBLE, &clip, 0, 1e9}, {"seed", ARG_INT, &seed, 0, 9.2e18},
-        {"shuffle", ARG_BOOL, &shuffle, 0, -1},   {"eval-every", ARG_INT, &eval_every, 0, 1e12},
-        {"eval-batches", ARG_INT, &eval_batches, 1, 1 << 20}, {"save-every", ARG_INT, &save_every, 0, 1e12},
-        {"keep", ARG_INT, &keep, 0, 1 << 20},     {"out", ARG_STR, &out, 0, -1},
-        {"resume", ARG_BOOL, &resume, 0, -1},     {"threads", ARG_INT, &threads, 1, 1024},
-        {"zero", ARG_INT, &zero, 0, 1},           {"dist-timeout", ARG_DOUBLE, &dist_timeout, 1, 1e6},
+        {"init", ARG_STR, &init, 0, -1},
+        {"model", ARG_STR, &preset, 0, -1},
+        {"layers", ARG_INT, &layers, 1, 1000},
+        {"heads", ARG_INT, &heads, 1, 1024},
+        {"embd", ARG_INT, &embd, 1, 65536},
+        {"ctx", ARG_INT, &ctx, 1, 1 << 20},
+        {"vocab", ARG_INT, &vocab, 1, 10000000},
+        {"tokenizer", ARG_STR, &tok, 0, -1},
+        {"batch", ARG_INT, &batch, 1, 1 << 20},
+        {"seq", ARG_INT, &seq, 1, 1 << 20},
+        {"grad-accum", ARG_INT, &accum, 1, 1 << 20},
+        {"steps", ARG_INT, &steps, 1, 1e12},
+        {"lr", ARG_DOUBLE, &lr, 0, 10},
+        {"warmup", ARG_INT, &warmup, 0, 1e12},
+        {"schedule", ARG_STR, &sched, 0, -1},
+        {"min-lr", ARG_DOUBLE, &min_lr, 0, 10},
+        {"weight-decay", ARG_DOUBLE, &wd, 0, 10},
+        {"beta1", ARG_DOUBLE, &b1, 0, 0.999999},
+        {"beta2", ARG_DOUBLE, &b2, 0, 0.999999},
+        {"eps", ARG_DOUBLE, &eps, 0, 1},
+        {"grad-clip", ARG_DOUBLE, &clip, 0, 1e9},
+        {"seed", ARG_INT, &seed, 0, 9.2e18},
+        {"shuffle", ARG_BOOL, &shuffle, 0, -1},
+        {"eval-every", ARG_INT, &eval_every, 0, 1e12},
+        {"eval-batches", ARG_INT, &eval_batches, 1, 1 << 20},
+        {"save-every", ARG_INT, &save_every, 0, 1e12},
+        {"keep", ARG_INT, &keep, 0, 1 << 20},
+        {"out", ARG_STR, &out, 0, -1},
+        {"resume", ARG_BOOL, &resume, 0, -1},
+        {"threads", ARG_INT, &threads, 1, 1024},
+        {"zero", ARG_INT, &zero, 0, 1},
+        {"dist-timeout", ARG_DOUBLE, &dist_timeout, 1, 1e6},
     };
     int rc = args_parse("train", argc, argv, 1, specs, (int)(sizeof specs / sizeof specs[0]), NULL);
     if (rc != EXIT_OK) return rc;
-    if (train && sft) return args_usage_error("train", "give --train (token shards) or --sft (conversations), not both");
+    if (train && sft)
+        return args_usage_error("train", "give --train (token shards) or --sft (conversations), not both");
     if (!train && !sft) return args_missing("train", "train");
     if (!out) return args_missing("train", "out");
     int arch_flags = (layers > 0) + (heads > 0) + (embd > 0);
@@ -150,7 +167,8 @@ static int run(int argc, char **argv) {
     if (init && (vocab || ctx)) return args_usage_error("train", "--vocab/--ctx cannot change an --init model");
     if (!init && !preset) {
         if (arch_flags == 0 && !resume)
-            return args_usage_error("train", "give --init MODEL_DIR, --model PRESET, or --layers/--heads/--embd/--ctx/--vocab");
+            return args_usage_error("train",
+                                    "give --init MODEL_DIR, --model PRESET, or --layers/--heads/--embd/--ctx/--vocab");
         if (arch_flags > 0 && (arch_flags < 3 || !ctx || !vocab))
             return args_usage_error("train", "--layers, --heads, --embd, --ctx and --vocab go together");
         if (arch_flags > 0 && embd % heads != 0)

@@ -7,8 +7,8 @@
 
 typedef struct Command {
     const char *name;
-    const char *summary;  /* one line for `chirp --help` */
-    const char *help;     /* full text for `chirp help NAME` */
+    const char *summary; /* one line for `chirp --help` */
+    const char *help;    /* full text for `chirp help NAME` */
     int (*run)(int argc, char **argv);
 } Command;
 

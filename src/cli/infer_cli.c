@@ -72,8 +72,7 @@ int infer_open(const InferFlags *f, InferQuant quant, InferModel *m, Tokenizer *
         infer_model_destroy(m);
         tokenizer_free(*tok);
         *tok = NULL;
-        return chirp_fail("tokenizer has %d tokens but the model only %d: wrong --tokenizer?", tv,
-                          m->cfg.vocab_size);
+        return chirp_fail("tokenizer has %d tokens but the model only %d: wrong --tokenizer?", tv, m->cfg.vocab_size);
     }
     return 0;
 }

@@ -41,20 +41,20 @@ void infer_write_stdout(void *ctx, const char *bytes, size_t n);
 /* Replaces the escapes \n, \t, \\ in s, in place. */
 void infer_unescape(char *s);
 
-#define INFER_FLAGS_HELP                                                                                  \
-    "  --model DIR            model directory (config.json, model.safetensors, tokenizer.json)\n"        \
+#define INFER_FLAGS_HELP                                                                                      \
+    "  --model DIR            model directory (config.json, model.safetensors, tokenizer.json)\n"             \
     "  --tokenizer T          tokenizer.json, or a directory with tokenizer.json or encoder.json+vocab.bpe\n" \
-    "                         (default: the model directory's)\n"                                          \
-    "  --quant none|int8      int8: quantize weights at load (an int8 directory needs it)\n"              \
-    "  --threads N            threads (default: OMP_NUM_THREADS or all cores)\n"                           \
-    "  --temperature T        0 = greedy (default 0.8)\n"                                                 \
-    "  --top-k K              keep the K most likely tokens (0 = off, default 0)\n"                        \
-    "  --top-p P              nucleus: smallest set with mass >= P (default 0.95)\n"                       \
-    "  --min-p P              drop tokens below P x the top token's probability (default 0)\n"            \
-    "  --repetition-penalty R divide seen tokens' positive logits by R (default 1 = off)\n"               \
-    "  --frequency-penalty F  subtract F x count of each seen token (default 0)\n"                        \
-    "  --presence-penalty P   subtract P from each seen token (default 0)\n"                              \
-    "  --seed S               sampling seed; the same seed gives the same text (default: from the clock,\n" \
+    "                         (default: the model directory's)\n"                                             \
+    "  --quant none|int8      int8: quantize weights at load (an int8 directory needs it)\n"                  \
+    "  --threads N            threads (default: OMP_NUM_THREADS or all cores)\n"                              \
+    "  --temperature T        0 = greedy (default 0.8)\n"                                                     \
+    "  --top-k K              keep the K most likely tokens (0 = off, default 0)\n"                           \
+    "  --top-p P              nucleus: smallest set with mass >= P (default 0.95)\n"                          \
+    "  --min-p P              drop tokens below P x the top token's probability (default 0)\n"                \
+    "  --repetition-penalty R divide seen tokens' positive logits by R (default 1 = off)\n"                   \
+    "  --frequency-penalty F  subtract F x count of each seen token (default 0)\n"                            \
+    "  --presence-penalty P   subtract P from each seen token (default 0)\n"                                  \
+    "  --seed S               sampling seed; the same seed gives the same text (default: from the clock,\n"   \
     "                         printed on stderr)\n"
 
 #endif

@@ -8,24 +8,21 @@
 #define CHIRP_VERSION "0.1.0"
 
 static const Command *const commands[] = {
-    &cmd_ingest, &cmd_catalog, &cmd_audit, &cmd_tokenizer, &cmd_prepare, &cmd_train,
-    &cmd_eval,   &cmd_plot,    &cmd_generate, &cmd_chat, &cmd_serve, &cmd_quantize, &cmd_export, &cmd_card,
+    &cmd_ingest, &cmd_catalog,  &cmd_audit, &cmd_tokenizer, &cmd_prepare,  &cmd_train,  &cmd_eval,
+    &cmd_plot,   &cmd_generate, &cmd_chat,  &cmd_serve,     &cmd_quantize, &cmd_export, &cmd_card,
 };
 static const int command_count = (int)(sizeof commands / sizeof commands[0]);
 
 static void print_usage(FILE *out) {
-    fprintf(out,
-            "chirp: build a platform's own language model from its posts, with provenance.\n"
-            "\n"
-            "usage: chirp COMMAND [flags]\n"
-            "       chirp help COMMAND      (or chirp COMMAND --help)\n"
-            "\n"
-            "commands:\n");
-    for (int i = 0; i < command_count; i++)
-        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(out,
-            "\n"
-            "Errors print one line on stderr. Exit codes: 0 success, 1 failure, 2 usage error.\n");
+    fprintf(out, "chirp: build a platform's own language model from its posts, with provenance.\n"
+                 "\n"
+                 "usage: chirp COMMAND [flags]\n"
+                 "       chirp help COMMAND      (or chirp COMMAND --help)\n"
+                 "\n"
+                 "commands:\n");
+    for (int i = 0; i < command_count; i++) fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "\n"
+                 "Errors print one line on stderr. Exit codes: 0 success, 1 failure, 2 usage error.\n");
 }
 
 static const Command *find_command(const char *name) {

@@ -58,8 +58,9 @@ sqlite3 *catalog_create(const char *path) {
         sqlite3_close(db);
         return NULL;
     }
-    if (catalog_exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;"
-                         "PRAGMA temp_store=MEMORY;") != 0 ||
+    if (catalog_exec(
+            db, "PRAGMA page_size=16384; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;"
+                "PRAGMA temp_store=MEMORY;") != 0 ||
         catalog_exec(db, schema) != 0) {
         chirp_error_prefix("%s: ", path);
         sqlite3_close(db);

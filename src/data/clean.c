@@ -16,9 +16,7 @@ int clean_mode_parse(const char *s) {
     return -1;
 }
 
-const char *clean_mode_name(CleanMode m) {
-    return m == CLEAN_MASK ? "mask" : m == CLEAN_DROP ? "drop" : "keep";
-}
+const char *clean_mode_name(CleanMode m) { return m == CLEAN_MASK ? "mask" : m == CLEAN_DROP ? "drop" : "keep"; }
 
 size_t utf8_invalid_at(const char *str, size_t len) {
     const unsigned char *s = (const unsigned char *)str;
@@ -68,7 +66,10 @@ static void put_utf8(Buf *b, uint32_t cp) {
 /* Decodes an entity at s (starting with '&'); returns bytes consumed, 0 if
  * it is not one we know (then '&' is literal text). */
 static size_t decode_entity(const char *s, size_t len, Buf *out) {
-    static const struct { const char *name; uint32_t cp; } named[] = {
+    static const struct {
+        const char *name;
+        uint32_t cp;
+    } named[] = {
         {"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'}, {"apos;", '\''}, {"nbsp;", 0xA0},
     };
     if (len >= 4 && s[1] == '#') {
@@ -79,9 +80,10 @@ static size_t decode_entity(const char *s, size_t len, Buf *out) {
         size_t digits = 0;
         for (; i < len && digits < 8; i++, digits++) {
             char c = s[i];
-            int d = c >= '0' && c <= '9' ? c - '0'
-                  : base == 16 && c >= 'a' && c <= 'f' ? c - 'a' + 10
-                  : base == 16 && c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            int d = c >= '0' && c <= '9'                 ? c - '0'
+                    : base == 16 && c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : base == 16 && c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                         : -1;
             if (d < 0) break;
             cp = cp * (uint32_t)base + (uint32_t)d;
         }
@@ -136,7 +138,7 @@ static bool nfc_stable(const char *text, size_t len) {
     const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)text;
     utf8proc_ssize_t i = 0, n = (utf8proc_ssize_t)len;
     while (i < n) {
-        if (s[i] < 0xCC) {   /* lead bytes below 0xCC encode code points below U+0300 */
+        if (s[i] < 0xCC) { /* lead bytes below 0xCC encode code points below U+0300 */
             i++;
             continue;
         }
@@ -193,7 +195,7 @@ int clean_text(const char *text, size_t len, const CleanOptions *opt, Buf *out, 
     out->len = 0;
     buf_grow(out, len + 8);
     const unsigned char *s = (const unsigned char *)text;
-    bool dropped = false;   /* just dropped a token: swallow one following space */
+    bool dropped = false; /* just dropped a token: swallow one following space */
     for (size_t i = 0; i < len;) {
         unsigned c = s[i];
         if (c == '\r') {
@@ -214,11 +216,12 @@ int clean_text(const char *text, size_t len, const CleanOptions *opt, Buf *out, 
             i++;
             continue;
         }
-        if (c == 0xC2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F) {  /* C1 controls */
+        if (c == 0xC2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F) { /* C1 controls */
             i += 2;
             continue;
         }
-        if (c == ' ' && dropped && (out->len == 0 || out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\n')) {
+        if (c == ' ' && dropped &&
+            (out->len == 0 || out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\n')) {
             i++;
             continue;
         }

@@ -24,16 +24,16 @@ static const char *const default_names[F_COUNT][6] = {
     [F_TIME] = {"created_at", "time", "timestamp", "date", NULL},
     [F_REPLY] = {"replied_to", "in_reply_to_status_id_str", "in_reply_to_status_id", "reply_to", NULL},
 };
-static const char *const role_flag[F_COUNT] = {"text-field", "id-field", "author-field",
+static const char *const role_flag[F_COUNT] = {"text-field",   "id-field",   "author-field",
                                                "handle-field", "time-field", "reply-to-field"};
 
 typedef struct CsvReader {
     Reader base;
     Input in;
-    Buf rec;             /* the fields of one record, each NUL-terminated */
-    size_t *starts;      /* field start offsets in rec */
+    Buf rec;        /* the fields of one record, each NUL-terminated */
+    size_t *starts; /* field start offsets in rec */
     size_t nfields, cap_fields;
-    int col[F_COUNT];    /* column index per role, -1 if absent */
+    int col[F_COUNT]; /* column index per role, -1 if absent */
     size_t ncols;
     long record;
     char msg[256];
@@ -69,7 +69,7 @@ static int parse_record(CsvReader *r, const char **bad) {
                 }
                 if (c == '"') {
                     c = input_getc(in);
-                    if (c != '"') break;   /* closing quote */
+                    if (c != '"') break; /* closing quote */
                 }
                 if (r->rec.len < r->base.max_record) buf_putc(&r->rec, (char)c);
                 else too_big = 1;
@@ -87,8 +87,7 @@ static int parse_record(CsvReader *r, const char **bad) {
                 c = input_getc(in);
             }
             /* CRLF: drop the CR that ends the record. */
-            if (c != ',' && r->rec.len > r->starts[r->nfields - 1] && r->rec.data[r->rec.len - 1] == '\r')
-                r->rec.len--;
+            if (c != ',' && r->rec.len > r->starts[r->nfields - 1] && r->rec.data[r->rec.len - 1] == '\r') r->rec.len--;
         }
         buf_putc(&r->rec, '\0');
         if (c != ',') break;
@@ -194,7 +193,7 @@ Reader *csv_open(const char *path, const ReaderOptions *opt) {
     r->ncols = r->nfields;
     /* Skip a UTF-8 byte order mark on the first column name. */
     if (r->rec.len >= 3 && memcmp(r->rec.data, "\xEF\xBB\xBF", 3) == 0) r->starts[0] += 3;
-    const char *chosen[F_COUNT] = {opt->text_field, opt->id_field,   opt->author_field,
+    const char *chosen[F_COUNT] = {opt->text_field,   opt->id_field,   opt->author_field,
                                    opt->handle_field, opt->time_field, opt->reply_to_field};
     for (int role = 0; role < F_COUNT; role++) {
         r->col[role] = -1;

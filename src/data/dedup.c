@@ -77,11 +77,11 @@ struct Dedup {
     Table exact;
     double threshold;
     int bands, rows;
-    Table *band;          /* one table per band */
-    uint32_t *sigs;       /* NHASH per kept post */
-    uint32_t *kept_rows;  /* caller's row per kept post */
+    Table *band;         /* one table per band */
+    uint32_t *sigs;      /* NHASH per kept post */
+    uint32_t *kept_rows; /* caller's row per kept post */
     size_t nsigs, cap_sigs;
-    uint32_t cur[NHASH];  /* signature of the last text checked */
+    uint32_t cur[NHASH]; /* signature of the last text checked */
     uint64_t mult[NHASH], add[NHASH];
 };
 

@@ -12,7 +12,7 @@ typedef struct LineReader {
     Reader base;
     Input in;
     Buf line, post;
-    int fortune;         /* 1: '%' separators, 0: blank lines */
+    int fortune; /* 1: '%' separators, 0: blank lines */
     long record;
     char msg[128];
 } LineReader;

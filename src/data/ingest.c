@@ -27,8 +27,9 @@
 #include <unistd.h>
 
 static const char *const decision_names[DECISION_COUNT] = {
-    "kept", "dropped:duplicate", "dropped:near-duplicate", "dropped:optout", "dropped:retweet",
-    "dropped:too-short", "dropped:empty", "dropped:malformed",
+    "kept",           "dropped:duplicate", "dropped:near-duplicate",
+    "dropped:optout", "dropped:retweet",   "dropped:too-short",
+    "dropped:empty",  "dropped:malformed",
 };
 
 const char *decision_name(int d) { return d >= 0 && d < DECISION_COUNT ? decision_names[d] : "?"; }
@@ -76,8 +77,8 @@ typedef struct Writer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     Batch batch[2];
-    int full[2];          /* batch i is waiting to be written */
-    int done;             /* no more batches */
+    int full[2]; /* batch i is waiting to be written */
+    int done;    /* no more batches */
     int failed;
     char error[512];
     sqlite3 *db;
@@ -86,15 +87,15 @@ typedef struct Writer {
 
 typedef struct Ingest {
     const IngestOptions *opt;
-    InputList inputs;     /* opt->inputs with plain folders expanded */
+    InputList inputs; /* opt->inputs with plain folders expanded */
     IngestStats *stats;
     sqlite3 *db;
     sqlite3_stmt *insert;
     Writer w;
     long sources;
-    const char **source_format;   /* static strings from the readers */
+    const char **source_format; /* static strings from the readers */
     long *source_records;
-    int cur;              /* batch the reader fills */
+    int cur; /* batch the reader fills */
     OptOut *optout;
     Dedup *dedup;
     Buf clean, scratch;
@@ -139,7 +140,7 @@ static void *writer_main(void *arg) {
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->full[next] && !w->done) pthread_cond_wait(&w->cv, &w->mu);
-        if (!w->full[next]) break;   /* done, nothing left */
+        if (!w->full[next]) break; /* done, nothing left */
         pthread_mutex_unlock(&w->mu);
         int rc = w->failed ? 0 : write_batch(w, &w->batch[next]);
         pthread_mutex_lock(&w->mu);
@@ -231,10 +232,9 @@ static int insert_row(Ingest *g, long source, const Post *p, const char *hash, i
 static void warn_malformed(Ingest *g, const char *path, const Post *p, const char *why) {
     if (g->warnings++ >= g->opt->max_warnings) return;
     if (p->line)
-        fprintf(stderr, "chirp: warning: %s: record %ld (line %ld): %s (dropped:malformed)\n", path, p->record,
-                p->line, why);
-    else
-        fprintf(stderr, "chirp: warning: %s: record %ld: %s (dropped:malformed)\n", path, p->record, why);
+        fprintf(stderr, "chirp: warning: %s: record %ld (line %ld): %s (dropped:malformed)\n", path, p->record, p->line,
+                why);
+    else fprintf(stderr, "chirp: warning: %s: record %ld: %s (dropped:malformed)\n", path, p->record, why);
 }
 
 static int ingest_post(Ingest *g, long source, const char *path, const Post *p) {
@@ -410,10 +410,10 @@ int ingest_run(const IngestOptions *opt, IngestStats *stats) {
     g.db = catalog_create(tmp_path);
     if (!g.db) goto done;
     g.dedup = dedup_new(opt->near_dup);
-    g.insert = catalog_prepare(g.db,
-                               "INSERT INTO posts(id, source_id, record, line, post_id, author, handle, created_at,"
-                               " reply_to, text_hash, decision, detail, split, text)"
-                               " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    g.insert =
+        catalog_prepare(g.db, "INSERT INTO posts(id, source_id, record, line, post_id, author, handle, created_at,"
+                              " reply_to, text_hash, decision, detail, split, text)"
+                              " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!g.insert || catalog_exec(g.db, "BEGIN") != 0) goto done;
     if (writer_start(&g.w, g.db, g.insert) != 0) goto done;
     progress_init(&g.progress, "ingest", "posts", 0);
@@ -431,18 +431,16 @@ int ingest_run(const IngestOptions *opt, IngestStats *stats) {
     if (writer_finish(&g) != 0 || write_sources(&g) != 0) goto done;
     sqlite3_finalize(g.insert);
     g.insert = NULL;
-    if (catalog_exec(g.db,
-                     "PRAGMA threads = 4;"
-                     "CREATE INDEX posts_post_id ON posts(post_id);"
-                     "CREATE INDEX posts_text_hash ON posts(text_hash);") != 0)
+    if (catalog_exec(g.db, "PRAGMA threads = 4;"
+                           "CREATE INDEX posts_post_id ON posts(post_id);"
+                           "CREATE INDEX posts_text_hash ON posts(text_hash);") != 0)
         goto done;
     /* A kept copy of an opted-out post's text goes too. */
     if (stats->decisions[DECISION_OPTOUT] > 0 &&
-        catalog_exec(g.db,
-                     "UPDATE posts SET decision = 'dropped:optout', split = NULL,"
-                     " detail = 'same text as an opted-out post'"
-                     " WHERE decision = 'kept' AND text_hash IN"
-                     " (SELECT text_hash FROM posts WHERE decision = 'dropped:optout')") != 0)
+        catalog_exec(g.db, "UPDATE posts SET decision = 'dropped:optout', split = NULL,"
+                           " detail = 'same text as an opted-out post'"
+                           " WHERE decision = 'kept' AND text_hash IN"
+                           " (SELECT text_hash FROM posts WHERE decision = 'dropped:optout')") != 0)
         goto done;
     long copies = stats->decisions[DECISION_OPTOUT] > 0 ? (long)sqlite3_changes(g.db) : 0;
     stats->decisions[DECISION_KEPT] -= copies;
@@ -460,7 +458,7 @@ int ingest_run(const IngestOptions *opt, IngestStats *stats) {
         chirp_fail_errno("rename %s -> %s", tmp_path, final_path);
         goto done;
     }
-    rc = file_commit(&conv);   /* conversations follow the catalog they came from */
+    rc = file_commit(&conv); /* conversations follow the catalog they came from */
     if (rc == 0) rc = dir_sync(opt->out);
     progress_finish(&g.progress, (double)stats->posts, NULL);
 done:

@@ -32,23 +32,23 @@ const char *decision_name(int decision);
 typedef struct IngestOptions {
     const char *const *inputs;
     int ninputs;
-    const char *format;            /* "auto" or a reader format */
+    const char *format; /* "auto" or a reader format */
     ReaderOptions reader;
     const char *const *optout_files;
     int noptout;
     long min_chars;
     bool keep_retweets;
     CleanOptions clean;
-    double near_dup;               /* 0 disables */
+    double near_dup; /* 0 disables */
     double val_fraction;
-    const char *out;               /* the dataset folder */
-    int max_warnings;              /* malformed-record messages printed */
+    const char *out;  /* the dataset folder */
+    int max_warnings; /* malformed-record messages printed */
 } IngestOptions;
 
 void ingest_options_init(IngestOptions *o);
 
 typedef struct IngestStats {
-    int files, files_skipped;      /* inputs read (folders expanded), folder entries skipped */
+    int files, files_skipped; /* inputs read (folders expanded), folder entries skipped */
     long posts;
     long decisions[DECISION_COUNT];
     long train, val;

@@ -92,4 +92,3 @@ int input_read_line(Input *in, Buf *b, size_t max, int *too_long) {
     buf_terminate(b);
     return 1;
 }
-

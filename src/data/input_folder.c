@@ -116,7 +116,8 @@ static int expand_folder(InputList *l, const char *dir, const char *format, cons
         struct stat st = {0};
         if (fmt && stat(path, &st) == 0)
             for (int k = 0; k < taken && fmt; k++)
-                if (seen[k].st_dev == st.st_dev && seen[k].st_ino == st.st_ino) fmt = NULL, why = "the same file as one read already";
+                if (seen[k].st_dev == st.st_dev && seen[k].st_ino == st.st_ino)
+                    fmt = NULL, why = "the same file as one read already";
         /* A named format takes every regular, visible file. */
         if (format && strcmp(format, "auto") != 0 && names[i][0] != '.' && !path_is_dir(path)) fmt = format;
         /* The reader must accept it too (a CSV without a text column, say). */

@@ -14,9 +14,9 @@
 #include "data/post.h"
 
 typedef struct InputList {
-    char **paths;      /* the files to read, in order */
+    char **paths; /* the files to read, in order */
     int count;
-    char **skipped;    /* "PATH: reason", one per skipped entry */
+    char **skipped; /* "PATH: reason", one per skipped entry */
     int nskipped;
 } InputList;
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 void json_fields_init(JsonFields *f, const ReaderOptions *opt, const char *const *const defaults[JF_COUNT]) {
-    const char *user[JF_COUNT] = {opt->text_field, opt->id_field,   opt->author_field,
+    const char *user[JF_COUNT] = {opt->text_field,   opt->id_field,   opt->author_field,
                                   opt->handle_field, opt->time_field, opt->reply_to_field};
     for (int i = 0; i < JF_COUNT; i++) {
         f->user[i] = user[i];
@@ -133,7 +133,7 @@ int json_array_next(JsonArray *ja, int *too_big, int *truncated) {
         if (in->err) return -1;
         ja->done = 1;
         *truncated = 1;
-        return 1;   /* the array never closed: one malformed (empty) record */
+        return 1; /* the array never closed: one malformed (empty) record */
     }
     int depth = 0, in_str = 0;
     for (;;) {

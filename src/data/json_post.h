@@ -52,7 +52,7 @@ int json_array_next(JsonArray *ja, int *too_big, int *truncated);
 typedef struct JsonArrayPosts {
     JsonArray ja;
     JsonPost jp;
-    json_t *obj;     /* the current element, NULL when it was malformed */
+    json_t *obj; /* the current element, NULL when it was malformed */
     long record;
     char msg[160];
 } JsonArrayPosts;

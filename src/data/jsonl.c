@@ -13,8 +13,8 @@ static const char *const d_id[] = {"id_str", "id", "tweet_id", "post_id", NULL};
 static const char *const d_author[] = {"author_id", "user_id", "author", "user.id_str", NULL};
 static const char *const d_handle[] = {"username", "handle", "screen_name", "user.screen_name", NULL};
 static const char *const d_time[] = {"created_at", "time", "timestamp", "date", NULL};
-static const char *const d_reply[] = {"in_reply_to_status_id_str", "in_reply_to_status_id", "reply_to",
-                                      "replied_to", NULL};
+static const char *const d_reply[] = {"in_reply_to_status_id_str", "in_reply_to_status_id", "reply_to", "replied_to",
+                                      NULL};
 static const char *const *const jsonl_defaults[JF_COUNT] = {d_text, d_id, d_author, d_handle, d_time, d_reply};
 
 typedef struct JsonlReader {
@@ -39,7 +39,7 @@ static int jsonl_next(Reader *base, Post *post) {
         if (rc <= 0) return rc;
         size_t i = 0;
         while (i < r->line.len && (r->line.data[i] == ' ' || r->line.data[i] == '\t')) i++;
-        if (i == r->line.len && !too_long) continue;   /* blank line */
+        if (i == r->line.len && !too_long) continue; /* blank line */
         post->record = ++r->record;
         post->line = line;
         if (too_long) {

@@ -92,7 +92,7 @@ static int cmp_u64(const void *a, const void *b) {
 
 static bool has(const OptOut *o, uint64_t k) {
     if (!o->sorted) {
-        OptOut *m = (OptOut *)o;  /* sorting lazily is not an observable change */
+        OptOut *m = (OptOut *)o; /* sorting lazily is not an observable change */
         qsort(m->keys, m->count, sizeof *m->keys, cmp_u64);
         m->sorted = true;
     }

@@ -14,8 +14,8 @@ typedef struct OptOut OptOut;
 
 OptOut *optout_new(void);
 void optout_free(OptOut *o);
-int optout_load(OptOut *o, const char *path);      /* -1 with the error set */
-int optout_add(OptOut *o, const char *entry);     /* one "kind:value" entry */
+int optout_load(OptOut *o, const char *path); /* -1 with the error set */
+int optout_add(OptOut *o, const char *entry); /* one "kind:value" entry */
 long optout_count(const OptOut *o);
 
 /* Does the list cover a post with these fields (any may be NULL)? */

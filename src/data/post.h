@@ -13,17 +13,17 @@
 #include <stddef.h>
 
 typedef struct Post {
-    const char *text;      /* raw text (not NUL-safe: use text_len) */
+    const char *text; /* raw text (not NUL-safe: use text_len) */
     size_t text_len;
-    const char *id;        /* each of these is NULL when absent */
-    const char *author;    /* author id (or name, whatever the source has) */
-    const char *handle;    /* author handle without '@', when known */
+    const char *id;     /* each of these is NULL when absent */
+    const char *author; /* author id (or name, whatever the source has) */
+    const char *handle; /* author handle without '@', when known */
     const char *time;
-    const char *reply_to;  /* id of the post this one replies to */
-    long record;           /* 1-based record number within the source */
-    long line;             /* 1-based line where the record starts (0: n/a) */
-    bool retweet;          /* the source itself flags it as a retweet */
-    const char *error;     /* non-NULL: malformed record, and why */
+    const char *reply_to; /* id of the post this one replies to */
+    long record;          /* 1-based record number within the source */
+    long line;            /* 1-based line where the record starts (0: n/a) */
+    bool retweet;         /* the source itself flags it as a retweet */
+    const char *error;    /* non-NULL: malformed record, and why */
 } Post;
 
 /* Field names (dotted paths for JSON). NULL picks the format's defaults,
@@ -35,7 +35,7 @@ typedef struct ReaderOptions {
     const char *handle_field;
     const char *time_field;
     const char *reply_to_field;
-    size_t max_record;     /* bytes; 0 = default (1 MiB) */
+    size_t max_record; /* bytes; 0 = default (1 MiB) */
 } ReaderOptions;
 
 #define READER_DEFAULT_MAX_RECORD ((size_t)1 << 20)

@@ -40,7 +40,7 @@ typedef struct Item {
 } Item;
 
 static long encode(const Tokenizer *tok, Item *it) {
-    size_t cap = it->len + 1;   /* len ids always suffice */
+    size_t cap = it->len + 1; /* len ids always suffice */
     it->ids = xmalloc(cap * sizeof *it->ids);
     it->n = tokenizer_encode(tok, it->text, it->len, false, it->ids, cap);
     return it->n;
@@ -93,15 +93,20 @@ int prepare_run(const PrepareOptions *opt, const Tokenizer *tok, PrepareStats *s
         return -1;
     }
     long long total = catalog_count(db, "SELECT count(*) FROM posts WHERE decision = 'kept'");
-    sqlite3_stmt *sel = catalog_prepare(db,
-                                        "SELECT id, split, text FROM posts WHERE decision = 'kept' AND id > ?"
-                                        " ORDER BY id LIMIT " "4096");
+    sqlite3_stmt *sel = catalog_prepare(db, "SELECT id, split, text FROM posts WHERE decision = 'kept' AND id > ?"
+                                            " ORDER BY id LIMIT "
+                                            "4096");
     ShardWriter w[2];
     uint64_t shard_tokens = opt->shard_tokens ? opt->shard_tokens : 100000000ULL;
     shard_writer_init(&w[0], opt->out, "train", shard_tokens, token_bytes, generation, SHARD_NEXT_SUFFIX);
     shard_writer_init(&w[1], opt->out, "val", shard_tokens, token_bytes, generation, SHARD_NEXT_SUFFIX);
     /* The manifest for all posts, applied after the shards are complete. */
-    typedef struct Loc { long long id; int val, shard; uint64_t offset; long n; } Loc;
+    typedef struct Loc {
+        long long id;
+        int val, shard;
+        uint64_t offset;
+        long n;
+    } Loc;
     Loc *locs = xmalloc(sizeof(Loc) * (size_t)(total > 0 ? total : 1));
     long nlocs = 0;
     Item *items = xcalloc(BATCH, sizeof *items);

@@ -16,9 +16,9 @@
 
 typedef struct PrepareOptions {
     const char *dataset;
-    const char *out;             /* shard folder */
-    const char *tokenizer_path;  /* recorded in the catalog for audit */
-    uint64_t shard_tokens;       /* max tokens per shard (default 100M) */
+    const char *out;            /* shard folder */
+    const char *tokenizer_path; /* recorded in the catalog for audit */
+    uint64_t shard_tokens;      /* max tokens per shard (default 100M) */
 } PrepareOptions;
 
 typedef struct PrepareStats {

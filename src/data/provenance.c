@@ -45,8 +45,9 @@ int provenance_write(sqlite3 *db, const char *dataset, const char *out_dir) {
                       " LEFT JOIN posts p ON p.source_id = s.id GROUP BY s.id ORDER BY s.id",
                       add_source, sources);
     if (rc == 0)
-        rc = each_row(db, "SELECT decision, count(*) FROM posts WHERE decision != 'kept' GROUP BY decision ORDER BY decision",
-                      add_drop, dropped);
+        rc = each_row(
+            db, "SELECT decision, count(*) FROM posts WHERE decision != 'kept' GROUP BY decision ORDER BY decision",
+            add_drop, dropped);
     if (rc == 0)
         rc = each_row(db,
                       "SELECT split, count(*), coalesce(sum(token_count), 0) FROM posts WHERE decision = 'kept'"
@@ -54,13 +55,13 @@ int provenance_write(sqlite3 *db, const char *dataset, const char *out_dir) {
                       add_split, splits);
     char *entries = catalog_get_meta(db, "optout_entries");
     char *abs = realpath(dataset, NULL);
-    json_t *o = json_pack("{s:s, s:I, s:I, s:o, s:I, s:I, s:o, s:o}", "dataset", abs ? abs : dataset, "posts_read",
-                          (json_int_t)catalog_count(db, "SELECT count(*) FROM posts"), "posts_kept",
-                          (json_int_t)catalog_count(db, "SELECT count(*) FROM posts WHERE decision = 'kept'"),
-                          "dropped", dropped, "optout_entries", (json_int_t)(entries ? atoll(entries) : 0),
-                          "optout_removed",
-                          (json_int_t)catalog_count(db, "SELECT count(*) FROM posts WHERE decision LIKE 'dropped:opt%'"),
-                          "sources", sources, "splits", splits);
+    json_t *o =
+        json_pack("{s:s, s:I, s:I, s:o, s:I, s:I, s:o, s:o}", "dataset", abs ? abs : dataset, "posts_read",
+                  (json_int_t)catalog_count(db, "SELECT count(*) FROM posts"), "posts_kept",
+                  (json_int_t)catalog_count(db, "SELECT count(*) FROM posts WHERE decision = 'kept'"), "dropped",
+                  dropped, "optout_entries", (json_int_t)(entries ? atoll(entries) : 0), "optout_removed",
+                  (json_int_t)catalog_count(db, "SELECT count(*) FROM posts WHERE decision LIKE 'dropped:opt%'"),
+                  "sources", sources, "splits", splits);
     free(entries);
     free(abs);
     if (rc == 0) {

@@ -24,19 +24,19 @@ struct Reader {
 /* Buffered input with a fast inline getc. */
 typedef struct Input {
     FILE *fp;
-    void *zf;              /* zip_file_t*, when reading a zip member */
+    void *zf; /* zip_file_t*, when reading a zip member */
     unsigned char *buf;
     size_t pos, len, cap;
     int eof, err;
-    long line;             /* 1-based line of the next byte */
-    char *name;            /* for messages */
+    long line;  /* 1-based line of the next byte */
+    char *name; /* for messages */
 } Input;
 
 int input_open_file(Input *in, const char *path);
 /* Takes ownership of zf (a zip_file_t*). */
 void input_open_zip(Input *in, void *zf, const char *name);
 void input_close(Input *in);
-int input_fill(Input *in);   /* refills; returns next byte or EOF */
+int input_fill(Input *in); /* refills; returns next byte or EOF */
 
 static inline int input_getc(Input *in) {
     if (in->pos < in->len) {
@@ -49,7 +49,6 @@ static inline int input_getc(Input *in) {
 
 /* Peeks the next byte without consuming it (EOF at the end). */
 int input_peek(Input *in);
-
 
 /* Reads one line (without the \n and a trailing \r) into b, storing at most
  * max bytes; *too_long is set when more were skipped. Returns 0 at EOF with

@@ -56,14 +56,16 @@ static int open_shard(ShardWriter *w) {
     return write_header(w) == 0 ? 0 : chirp_fail_errno("%s: write error", w->name);
 }
 
-int shard_writer_add(ShardWriter *w, const int32_t *ids, size_t n, int32_t eot, const char **name,
-                     uint64_t *offset) {
+int shard_writer_add(ShardWriter *w, const int32_t *ids, size_t n, int32_t eot, const char **name, uint64_t *offset) {
     /* Roll over before a post that would not fit; a post longer than a
      * whole shard gets a shard of its own. */
     if (w->open && w->ntokens > 0 && w->ntokens + n + 1 > w->max_tokens && close_shard(w) != 0) return -1;
     if (!w->open && open_shard(w) != 0) return -1;
     int64_t max_id = w->token_bytes == 2 ? 65535 : INT32_MAX;
-    union { uint16_t u16[1024]; uint32_t u32[1024]; } buf;
+    union {
+        uint16_t u16[1024];
+        uint32_t u32[1024];
+    } buf;
     size_t k = 0;
     for (size_t i = 0; i <= n; i++) {
         int32_t id = i < n ? ids[i] : eot;

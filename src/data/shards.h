@@ -19,16 +19,16 @@
 typedef struct ShardWriter {
     char *dir;
     const char *split;
-    const char *suffix;  /* appended to the file names written ("" for none) */
+    const char *suffix; /* appended to the file names written ("" for none) */
     uint64_t max_tokens;
     int token_bytes;     /* 2 or 4 */
     uint64_t generation; /* stamped into every header */
     int index;           /* current shard number */
     int open;
     AtomicFile af;
-    uint64_t ntokens;    /* in the current shard */
+    uint64_t ntokens; /* in the current shard */
     uint64_t total;
-    char name[64];       /* current shard's file name, without the suffix */
+    char name[64]; /* current shard's file name, without the suffix */
 } ShardWriter;
 
 void shard_writer_init(ShardWriter *w, const char *dir, const char *split, uint64_t max_tokens, int token_bytes,
@@ -36,8 +36,7 @@ void shard_writer_init(ShardWriter *w, const char *dir, const char *split, uint6
 /* Appends ids and then eot. *name and *offset tell where the post's first
  * token landed (offset counts tokens after the header). Ids must fit the
  * writer's token width. */
-int shard_writer_add(ShardWriter *w, const int32_t *ids, size_t n, int32_t eot, const char **name,
-                     uint64_t *offset);
+int shard_writer_add(ShardWriter *w, const int32_t *ids, size_t n, int32_t eot, const char **name, uint64_t *offset);
 /* Commits the last shard; returns the number of shards written. */
 int shard_writer_finish(ShardWriter *w);
 void shard_writer_abort(ShardWriter *w);

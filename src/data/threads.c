@@ -12,8 +12,8 @@
 #include <string.h>
 
 typedef struct Node {
-    uint64_t id;      /* hash of post_id */
-    uint64_t parent;  /* hash of reply_to, 0 if none */
+    uint64_t id;     /* hash of post_id */
+    uint64_t parent; /* hash of reply_to, 0 if none */
     long long row;
 } Node;
 
@@ -36,8 +36,8 @@ static long find(const Node *nodes, long n, uint64_t id) {
 #define MAX_DEPTH 10000
 
 long threads_write(sqlite3 *db, FILE *out) {
-    sqlite3_stmt *st = catalog_prepare(
-        db, "SELECT id, post_id, reply_to FROM posts WHERE decision = 'kept' AND post_id IS NOT NULL");
+    sqlite3_stmt *st =
+        catalog_prepare(db, "SELECT id, post_id, reply_to FROM posts WHERE decision = 'kept' AND post_id IS NOT NULL");
     if (!st) return -1;
     Node *nodes = NULL;
     long n = 0, cap = 0;
@@ -71,15 +71,15 @@ long threads_write(sqlite3 *db, FILE *out) {
         if (has_child[i] || parent[i] < 0) continue;
         int len = 0;
         for (long k = i; k >= 0 && len < MAX_DEPTH; k = parent[k]) chain[len++] = k;
-        if (len == MAX_DEPTH) continue;   /* a reply cycle: no root */
+        if (len == MAX_DEPTH) continue; /* a reply cycle: no root */
         json_t *msgs = json_array();
         for (int j = len - 1; j >= 0; j--) {
             sqlite3_bind_int64(text, 1, nodes[chain[j]].row);
             const char *t = "";
             if (sqlite3_step(text) == SQLITE_ROW && sqlite3_column_text(text, 0))
                 t = (const char *)sqlite3_column_text(text, 0);
-            json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", (len - 1 - j) % 2 ? "assistant" : "user",
-                                                  "content", t));
+            json_array_append_new(
+                msgs, json_pack("{s:s, s:s}", "role", (len - 1 - j) % 2 ? "assistant" : "user", "content", t));
             sqlite3_reset(text);
         }
         json_t *obj = json_pack("{s:o}", "messages", msgs);

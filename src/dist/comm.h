@@ -42,7 +42,7 @@ typedef struct CommOps {
 struct Comm {
     const CommOps *ops;
     int rank, size;
-    const char *name;   /* "single", "mpi", "local" */
+    const char *name; /* "single", "mpi", "local" */
     void *impl;
 };
 

@@ -97,8 +97,7 @@ static int local_gather(Comm *c, const float *part, float *full, const size_t *c
     Group *g = group_of(c);
     post_and_wait(c, part);
     if (c->rank == root)
-        for (int r = 0; r < g->n; r++)
-            memcpy(full + comm_offset(counts, r), g->posted[r], counts[r] * sizeof(float));
+        for (int r = 0; r < g->n; r++) memcpy(full + comm_offset(counts, r), g->posted[r], counts[r] * sizeof(float));
     done(c);
     return 0;
 }

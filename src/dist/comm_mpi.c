@@ -63,7 +63,8 @@ static int *int_counts(const Comm *c, const size_t *counts, int **displs) {
 static int counts_fit(const Comm *c, const size_t *counts) {
     size_t total = 0;
     for (int r = 0; r < c->size; r++) total += counts[r];
-    return total <= (size_t)INT_MAX ? 0 : chirp_fail("MPI: a buffer of %zu floats is too large for one collective", total);
+    return total <= (size_t)INT_MAX ? 0
+                                    : chirp_fail("MPI: a buffer of %zu floats is too large for one collective", total);
 }
 
 static int mpi_reduce_scatter(Comm *c, const float *send, float *recv, const size_t *counts) {

@@ -21,14 +21,14 @@ struct CommWorker {
     double timeout_s;
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cv;       /* jobs queued / stopping */
-    pthread_cond_t done_cv;  /* a job finished */
+    pthread_cond_t cv;      /* jobs queued / stopping */
+    pthread_cond_t done_cv; /* a job finished */
     Job *jobs;
     long cap, submitted, finished; /* ring of cap; tickets are 1, 2, ... */
     bool stop;
-    int failed;              /* a job returned -1 */
+    int failed; /* a job returned -1 */
     char error[512];
-    double progress_at;      /* last start or finish of a job */
+    double progress_at; /* last start or finish of a job */
     double busy_s, waited_s;
 };
 
@@ -120,7 +120,9 @@ int comm_worker_wait(CommWorker *w, long ticket) {
     return rc;
 }
 
-int comm_worker_run(CommWorker *w, CommJob fn, void *arg) { return comm_worker_wait(w, comm_worker_submit(w, fn, arg)); }
+int comm_worker_run(CommWorker *w, CommJob fn, void *arg) {
+    return comm_worker_wait(w, comm_worker_submit(w, fn, arg));
+}
 
 void comm_worker_times(CommWorker *w, double *busy_s, double *waited_s) {
     pthread_mutex_lock(&w->mu);

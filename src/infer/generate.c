@@ -12,11 +12,11 @@ size_t gen_utf8_complete_prefix(const char *s, size_t n) {
     /* Look back at most 3 bytes for the lead byte of the last sequence. */
     for (size_t back = 1; back <= 4 && back <= n; back++) {
         unsigned char c = (unsigned char)s[n - back];
-        if ((c & 0xC0) == 0x80) continue;  /* continuation byte */
+        if ((c & 0xC0) == 0x80) continue; /* continuation byte */
         size_t need = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
         return back < need ? n - back : n;
     }
-    return n;  /* only continuation bytes: invalid, let them through */
+    return n; /* only continuation bytes: invalid, let them through */
 }
 
 static void out_append(GenStream *o, const char *b, size_t n) {

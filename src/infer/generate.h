@@ -26,18 +26,18 @@ typedef struct GenOptions {
     int max_tokens;
     const char *const *stop_strings;
     int n_stop_strings;
-    const int32_t *stop_ids;  /* tokens that end generation (not written) */
+    const int32_t *stop_ids; /* tokens that end generation (not written) */
     int n_stop_ids;
 } GenOptions;
 
 typedef struct GenResult {
-    int prompt_tokens;     /* tokens prefilled by this call */
-    int new_tokens;        /* tokens sampled */
+    int prompt_tokens; /* tokens prefilled by this call */
+    int new_tokens;    /* tokens sampled */
     double prefill_s, decode_s;
-    char *text;            /* everything written (malloc'd, NUL-terminated) */
+    char *text; /* everything written (malloc'd, NUL-terminated) */
     size_t text_len;
-    const char *stopped;   /* "max-tokens", "stop-string", "stop-token", "context", "interrupted" */
-    int32_t last_token;    /* the token that ended generation (a stop id), or -1 */
+    const char *stopped; /* "max-tokens", "stop-string", "stop-token", "context", "interrupted" */
+    int32_t last_token;  /* the token that ended generation (a stop id), or -1 */
 } GenResult;
 
 /* Prefills `prompt` (appended to whatever st's cache holds), then samples
@@ -54,7 +54,7 @@ void gen_result_destroy(GenResult *r);
 /* The streaming part on its own: bytes in (one token's at a time), text
  * out through write() as soon as it is safe. */
 typedef struct GenStream {
-    char *buf;               /* all text so far (NUL-terminated) */
+    char *buf; /* all text so far (NUL-terminated) */
     size_t len, cap, emitted;
     const char *const *stops;
     int n_stops;

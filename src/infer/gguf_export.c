@@ -26,8 +26,10 @@ static int add_tokenizer(GgufWriter *w, const Tokenizer *tok, int V) {
     for (int id = 0; id < V; id++) {
         TokenKind kind;
         tokens[id] = tokenizer_vocab_entry(tok, id, &kind);
-        types[id] = kind == TOKEN_NORMAL ? TT_NORMAL : kind == TOKEN_SPECIAL ? TT_CONTROL
-                    : kind == TOKEN_ADDED ? TT_USER_DEFINED : TT_UNUSED;
+        types[id] = kind == TOKEN_NORMAL    ? TT_NORMAL
+                    : kind == TOKEN_SPECIAL ? TT_CONTROL
+                    : kind == TOKEN_ADDED   ? TT_USER_DEFINED
+                                            : TT_UNUSED;
         if (!tokens[id]) { /* a padding row of the embedding, or a gap in the vocabulary */
             char name[32];
             snprintf(name, sizeof name, "[PAD%d]", id);
@@ -115,8 +117,7 @@ static float *transpose(const float *a, size_t rows, size_t cols) {
     return t;
 }
 
-static int add_matrix(GgufWriter *w, const char *name, const float *data, uint64_t ne0, uint64_t ne1,
-                      GgmlType type) {
+static int add_matrix(GgufWriter *w, const char *name, const float *data, uint64_t ne0, uint64_t ne1, GgmlType type) {
     uint64_t ne[2] = {ne0, ne1};
     if (type == GGML_Q8_0 && ne0 % 32 != 0) type = GGML_F16; /* no whole blocks: the next best */
     return gguf_add_tensor(w, name, 2, ne, type, data);

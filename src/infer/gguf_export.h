@@ -12,9 +12,9 @@
 
 typedef struct GgufExportOptions {
     const char *model_dir;
-    const char *tokenizer;  /* NULL: the model directory's */
-    GgmlType type;          /* of the 2-D weights; norms and biases stay f32 */
-    const char *license;    /* general.license, or NULL */
+    const char *tokenizer; /* NULL: the model directory's */
+    GgmlType type;         /* of the 2-D weights; norms and biases stay f32 */
+    const char *license;   /* general.license, or NULL */
     const char *out_path;
 } GgufExportOptions;
 

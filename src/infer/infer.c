@@ -88,8 +88,8 @@ void infer_model_destroy(InferModel *im) {
 double infer_bytes_per_token(const InferModel *im) {
     const Gpt2Config *c = &im->cfg;
     double C = c->n_embd, L = c->n_layer, V = c->vocab_size;
-    double mat = L * 12.0 * C * C + V * C;  /* weights every token multiplies by */
-    double small = L * 13.0 * C + 2.0 * C;  /* biases and LayerNorms */
+    double mat = L * 12.0 * C * C + V * C; /* weights every token multiplies by */
+    double small = L * 13.0 * C + 2.0 * C; /* biases and LayerNorms */
     if (im->quant == INFER_INT8) return mat * (1.0 + 4.0 / QBLOCK) + small * 4.0;
     return mat * 4.0 + small * 4.0;
 }
@@ -118,13 +118,13 @@ void infer_state_reset(InferState *s) { s->pos = 0; }
 
 struct InferScratch {
     const InferModel *m;
-    int cap_rows;      /* rows the activation buffers hold */
+    int cap_rows; /* rows the activation buffers hold */
     float *x, *xn, *qkv, *att, *h, *fc;
-    int8_t *qx;        /* int8 activations */
-    float *dx;         /* their block scales */
-    float *scores;     /* [threads, n_ctx] attention scores */
-    int *row_seq, *row_pos;  /* each row's sequence and position */
-    int cap_heads;     /* rows of the LM head buffers */
+    int8_t *qx;             /* int8 activations */
+    float *dx;              /* their block scales */
+    float *scores;          /* [threads, n_ctx] attention scores */
+    int *row_seq, *row_pos; /* each row's sequence and position */
+    int cap_heads;          /* rows of the LM head buffers */
     float *head_x, *head_out;
 };
 
@@ -185,8 +185,8 @@ static void scratch_reserve(InferScratch *s, int rows, int heads) {
 
 /* out[T, n] = in[T, k] @ W + b, in fp32 or int8 as the model is. Both
  * paths compute each row on its own (batch-invariant). */
-static void linear(InferScratch *s, float *out, const float *in, const float *W, const QMat *qW, const float *b,
-                   int T, int k, int n) {
+static void linear(InferScratch *s, float *out, const float *in, const float *W, const QMat *qW, const float *b, int T,
+                   int k, int n) {
     if (W) {
         kern_matmul_rows_in_out(out, in, W, b, T, k, n);
         return;

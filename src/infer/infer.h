@@ -29,12 +29,12 @@ typedef struct InferLayer {
 typedef struct InferModel {
     Gpt2Config cfg;
     InferQuant quant;
-    const float *wte;  /* [V, C] fp32, NULL when int8 */
-    QMat qwte;         /* int8 wte: embedding rows and the LM head */
+    const float *wte; /* [V, C] fp32, NULL when int8 */
+    QMat qwte;        /* int8 wte: embedding rows and the LM head */
     const float *wpe, *lnfw, *lnfb;
     InferLayer *layers;
     /* Ownership: what destroy must release. */
-    Gpt2Model *fp32;   /* owned model (infer_model_load), freed by destroy */
+    Gpt2Model *fp32; /* owned model (infer_model_load), freed by destroy */
 } InferModel;
 
 /* A view of m's weights (m must outlive im). With INFER_INT8 the matrices
@@ -69,11 +69,11 @@ typedef struct InferScratch InferScratch;
 
 typedef struct InferState {
     const InferModel *m;
-    int pos;          /* tokens in the cache */
-    float *k_cache;   /* [L, n_ctx, C] */
-    float *v_cache;   /* [L, n_ctx, C] */
-    float *logits;    /* [V]: after the last token of the last forward that asked for them */
-    InferScratch *scratch;  /* for infer_prefill / infer_step; made on first use */
+    int pos;               /* tokens in the cache */
+    float *k_cache;        /* [L, n_ctx, C] */
+    float *v_cache;        /* [L, n_ctx, C] */
+    float *logits;         /* [V]: after the last token of the last forward that asked for them */
+    InferScratch *scratch; /* for infer_prefill / infer_step; made on first use */
 } InferState;
 
 InferState *infer_state_new(const InferModel *m);
@@ -86,8 +86,8 @@ typedef struct InferSeq {
     InferState *st;
     const int32_t *tokens;
     int n;
-    int want_logits;    /* fill st->logits for the last of the n tokens */
-    float *all_logits;  /* optional [n, V]: logits of every token (evaluation) */
+    int want_logits;   /* fill st->logits for the last of the n tokens */
+    float *all_logits; /* optional [n, V]: logits of every token (evaluation) */
 } InferSeq;
 
 InferScratch *infer_scratch_new(const InferModel *m);

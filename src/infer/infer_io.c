@@ -175,8 +175,8 @@ static int write_safetensors(const char *path, OutTensor *t, int n) {
             json_t *shape = json_array();
             for (int d = 0; d < t[i].ndim; d++) json_array_append_new(shape, json_integer(t[i].shape[d]));
             json_object_set_new(hdr, t[i].name,
-                                json_pack("{s:s, s:o, s:[I, I]}", "dtype", t[i].dtype, "shape", shape,
-                                          "data_offsets", (json_int_t)off, (json_int_t)(off + t[i].nbytes)));
+                                json_pack("{s:s, s:o, s:[I, I]}", "dtype", t[i].dtype, "shape", shape, "data_offsets",
+                                          (json_int_t)off, (json_int_t)(off + t[i].nbytes)));
             off += t[i].nbytes;
         }
     }
@@ -230,8 +230,9 @@ int infer_model_save_int8(const InferModel *im, const char *src_dir, const char 
     json_t *cfg = json_load_file(cpath, 0, &jerr);
     free(cpath);
     if (!cfg) return chirp_fail("%s/config.json: %s", src_dir, jerr.text);
-    json_object_set_new(cfg, "chirp_quantization", json_pack("{s:s, s:i, s:s}", "type", "int8", "block", QBLOCK,
-                                                             "layout", "qweight [out, in] int8, qscale [out, in/block] f32"));
+    json_object_set_new(cfg, "chirp_quantization",
+                        json_pack("{s:s, s:i, s:s}", "type", "int8", "block", QBLOCK, "layout",
+                                  "qweight [out, in] int8, qscale [out, in/block] f32"));
     char *js = json_dumps(cfg, JSON_INDENT(2));
     json_decref(cfg);
     char *opath = path_join(out_dir, "config.json");
@@ -244,15 +245,15 @@ int infer_model_save_int8(const InferModel *im, const char *src_dir, const char 
     int cap = 3 + 2 + L * (8 + 8);
     OutTensor *t = xcalloc((size_t)cap, sizeof *t);
     int n = 0;
-#define ADD_F32(nm, ptr, count)                                    \
-    do {                                                           \
-        snprintf(t[n].name, sizeof t[n].name, "%s", nm);           \
-        t[n].dtype = "F32";                                        \
-        t[n].ndim = 1;                                             \
-        t[n].shape[0] = (count);                                   \
-        t[n].data = (ptr);                                         \
-        t[n].nbytes = (size_t)(count) * sizeof(float);             \
-        n++;                                                       \
+#define ADD_F32(nm, ptr, count)                          \
+    do {                                                 \
+        snprintf(t[n].name, sizeof t[n].name, "%s", nm); \
+        t[n].dtype = "F32";                              \
+        t[n].ndim = 1;                                   \
+        t[n].shape[0] = (count);                         \
+        t[n].data = (ptr);                               \
+        t[n].nbytes = (size_t)(count) * sizeof(float);   \
+        n++;                                             \
     } while (0)
     snprintf(t[n].name, sizeof t[n].name, "wpe.weight");
     t[n].dtype = "F32";
@@ -268,7 +269,7 @@ int infer_model_save_int8(const InferModel *im, const char *src_dir, const char 
         char nm[128];
         const float *ptr[8] = {ly->ln1w, ly->ln1b, ly->qkvb, ly->attprojb, ly->ln2w, ly->ln2b, ly->fcb, ly->fcprojb};
         const char *names[8] = {"ln_1.weight", "ln_1.bias", "attn.c_attn.bias", "attn.c_proj.bias",
-                                "ln_2.weight", "ln_2.bias", "mlp.c_fc.bias",     "mlp.c_proj.bias"};
+                                "ln_2.weight", "ln_2.bias", "mlp.c_fc.bias",    "mlp.c_proj.bias"};
         int cnt[8] = {C, C, 3 * C, C, C, C, 4 * C, C};
         for (int j = 0; j < 8; j++) {
             snprintf(nm, sizeof nm, "h.%d.%s", l, names[j]);

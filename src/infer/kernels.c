@@ -44,8 +44,7 @@ static inline void fold4(float *y, const float *w0, size_t n, const float *x, in
  * sequential reads; the slice of y being accumulated (at most 12 KB for
  * GPT-2's 3072-wide layers) stays in L1, and four rows are folded in per
  * pass so y is loaded and stored once per four weight rows. */
-static void matvec_cols(float *y, const float *x, const float *W, const float *b, int k, int n, int j0,
-                        int j1) {
+static void matvec_cols(float *y, const float *x, const float *W, const float *b, int k, int n, int j0, int j1) {
     if (b) memcpy(y + j0, b + j0, (size_t)(j1 - j0) * sizeof(float));
     else memset(y + j0, 0, (size_t)(j1 - j0) * sizeof(float));
     int i = 0;
@@ -168,8 +167,8 @@ void kern_matmul_rows_out_in(float *Y, const float *X, const float *W, int T, in
 
 /* Y[t0 .. t0+R, j .. j+MM_COLS) += X[.., i0 .. i0+kc) @ panel, where panel
  * holds the matching [kc, MM_COLS] block of W row by row. */
-static inline __attribute__((always_inline)) void tile_full(float *Y, const float *X, const float *panel, int R,
-                                                            int k, int n, int t0, int j, int i0, int kc) {
+static inline __attribute__((always_inline)) void tile_full(float *Y, const float *X, const float *panel, int R, int k,
+                                                            int n, int t0, int j, int i0, int kc) {
     vf acc[MM_ROWS][MM_VECS];
     for (int r = 0; r < R; r++)
         for (int v = 0; v < MM_VECS; v++) acc[r][v] = vload(Y + (size_t)(t0 + r) * n + j + VW * v);
@@ -189,8 +188,8 @@ static inline __attribute__((always_inline)) void tile_full(float *Y, const floa
 
 /* The same for a tile narrower than MM_COLS (the end of a row), one
  * vector at a time, masked; the panel is still MM_COLS wide. */
-static void tile_narrow(float *Y, const float *X, const float *panel, int R, int k, int n, int t0, int j,
-                        int width, int i0, int kc) {
+static void tile_narrow(float *Y, const float *X, const float *panel, int R, int k, int n, int t0, int j, int width,
+                        int i0, int kc) {
     const float *x = X + (size_t)t0 * k + i0;
     for (int c = 0; c < width; c += VW) {
         vmask m = vmask_first(width - c < VW ? width - c : VW);
@@ -224,7 +223,7 @@ static void tile_rows(float *Y, const float *X, const float *panel, int R, int k
  * [kc, MM_COLS] (the last tile zero-padded). */
 static void pack_panel(float *panel, const float *W, int n, int i0, int kc, int jc, int nc) {
     for (int i = 0; i < kc; i++) {
-        const float *src = W + (size_t)(i0 + i) * n + jc;  /* one contiguous run per weight row */
+        const float *src = W + (size_t)(i0 + i) * n + jc; /* one contiguous run per weight row */
         for (int c = 0; c < nc; c += MM_COLS) {
             float *dst = panel + (size_t)c * kc + (size_t)i * MM_COLS;
             int w = nc - c < MM_COLS ? nc - c : MM_COLS;

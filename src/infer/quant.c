@@ -44,8 +44,7 @@ void quant_q8_vec(const float *x, int n, int8_t *q, float *d) {
 
 static int qmat_alloc(QMat *m, int rows, int cols) {
     if (cols % QBLOCK != 0)
-        return chirp_fail("int8 quantization needs the input width (%d) to be a multiple of %d", cols,
-                          QBLOCK);
+        return chirp_fail("int8 quantization needs the input width (%d) to be a multiple of %d", cols, QBLOCK);
     m->rows = rows;
     m->cols = cols;
     m->q = xmalloc((size_t)rows * cols);
@@ -58,7 +57,8 @@ int qmat_from_out_in(QMat *m, const float *W, int rows, int cols) {
     if (qmat_alloc(m, rows, cols) != 0) return -1;
     int nb = cols / QBLOCK;
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) quant_q8_vec(W + (size_t)r * cols, cols, m->q + (size_t)r * cols, m->d + (size_t)r * nb);
+    for (int r = 0; r < rows; r++)
+        quant_q8_vec(W + (size_t)r * cols, cols, m->q + (size_t)r * cols, m->d + (size_t)r * nb);
     return 0;
 }
 
@@ -161,7 +161,8 @@ static void qdot4(const int8_t *qw, const float *dw, const int8_t *const qx[4], 
             __m512i x = _mm512_loadu_si512((const void *)(qx[t] + b * QBLOCK));
             __m512i xs = _mm512_mask_sub_epi8(x, neg, zero, x);
             __m512i p = _mm512_dpbusd_epi32(zero, aw, xs);
-            __m512 sc = _mm512_insertf32x8(_mm512_set1_ps(dw[b] * dx[t][b]), _mm256_set1_ps(dw[b + 1] * dx[t][b + 1]), 1);
+            __m512 sc =
+                _mm512_insertf32x8(_mm512_set1_ps(dw[b] * dx[t][b]), _mm256_set1_ps(dw[b + 1] * dx[t][b + 1]), 1);
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc[t]);
         }
     }

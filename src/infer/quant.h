@@ -17,11 +17,11 @@
 #define QBLOCK 32
 
 typedef struct QMat {
-    int rows;     /* out */
-    int cols;     /* in, a multiple of QBLOCK */
-    int8_t *q;    /* [rows, cols] */
-    float *d;     /* [rows, cols / QBLOCK] */
-    int owned;    /* q and d were malloc'd by qmat_* (else they point into a mapped file) */
+    int rows;  /* out */
+    int cols;  /* in, a multiple of QBLOCK */
+    int8_t *q; /* [rows, cols] */
+    float *d;  /* [rows, cols / QBLOCK] */
+    int owned; /* q and d were malloc'd by qmat_* (else they point into a mapped file) */
 } QMat;
 
 /* Quantizes a Conv1D weight W[in, out] (row-major) into m (transposed to

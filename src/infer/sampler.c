@@ -9,18 +9,18 @@
 #include <string.h>
 
 typedef struct Cand {
-    float p;  /* logit, then probability */
+    float p; /* logit, then probability */
     int32_t id;
 } Cand;
 
 struct Sampler {
     SamplerConfig cfg;
     int V;
-    int *counts;     /* [V] occurrences of each token seen */
-    int32_t *seen;   /* distinct tokens seen, so penalties cost O(seen) not O(V) */
+    int *counts;   /* [V] occurrences of each token seen */
+    int32_t *seen; /* distinct tokens seen, so penalties cost O(seen) not O(V) */
     int nseen;
-    float *work;     /* [V] penalized logits */
-    Cand *cand;      /* [V] */
+    float *work; /* [V] penalized logits */
+    Cand *cand;  /* [V] */
     Rng rng;
 };
 
@@ -66,7 +66,7 @@ static int cand_desc(const void *a, const void *b) {
     const Cand *x = a, *y = b;
     if (x->p > y->p) return -1;
     if (x->p < y->p) return 1;
-    return x->id < y->id ? -1 : x->id > y->id;  /* stable order for equal values: determinism */
+    return x->id < y->id ? -1 : x->id > y->id; /* stable order for equal values: determinism */
 }
 
 int32_t sampler_sample(Sampler *s, const float *logits) {
@@ -136,7 +136,7 @@ int32_t sampler_sample(Sampler *s, const float *logits) {
             if (cd[i].p > pmax) pmax = cd[i].p;
         }
         double target = c->top_p * mass;
-        float lo = 0.0f, hi = pmax;  /* mass(lo) >= target; mass(hi) may be too */
+        float lo = 0.0f, hi = pmax; /* mass(lo) >= target; mass(hi) may be too */
         for (int it = 0; it < 64 && lo < hi; it++) {
             float mid = lo + (hi - lo) * 0.5f;
             if (mid <= lo || mid >= hi) break;
@@ -173,7 +173,7 @@ int32_t sampler_sample(Sampler *s, const float *logits) {
         cum += cd[i].p;
         if (r < cum) return cd[i].id;
     }
-    return cd[n - 1].id;  /* rounding left r at the very top */
+    return cd[n - 1].id; /* rounding left r at the very top */
 }
 
 double log_sum_exp(const float *z, int V) {

@@ -18,13 +18,13 @@
 #include <stdint.h>
 
 typedef struct SamplerConfig {
-    float temperature;         /* 0 = greedy */
-    int top_k;                 /* 0 = off */
-    float top_p;               /* 1 = off */
-    float min_p;               /* 0 = off */
-    float repetition_penalty;  /* 1 = off */
-    float frequency_penalty;   /* 0 = off */
-    float presence_penalty;    /* 0 = off */
+    float temperature;        /* 0 = greedy */
+    int top_k;                /* 0 = off */
+    float top_p;              /* 1 = off */
+    float min_p;              /* 0 = off */
+    float repetition_penalty; /* 1 = off */
+    float frequency_penalty;  /* 0 = off */
+    float presence_penalty;   /* 0 = off */
     uint64_t seed;
 } SamplerConfig;
 

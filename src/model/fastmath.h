@@ -18,8 +18,8 @@ static inline float fm_expf(float x) {
     /* round to nearest by the 1.5*2^23 trick: floorf would not vectorise
      * (it may raise FP exceptions, so gcc keeps it scalar) */
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f;          /* ln2 split hi/lo: hi has few bits, */
-    r = r - n * -2.12194440e-4f;             /* so n*hi is exact */
+    float r = x - n * 0.693359375f; /* ln2 split hi/lo: hi has few bits, */
+    r = r - n * -2.12194440e-4f;    /* so n*hi is exact */
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;

@@ -20,7 +20,7 @@ typedef struct Tensor {
 } Tensor;
 
 struct GgufWriter {
-    Buf kv;          /* the key/value section, already serialised */
+    Buf kv; /* the key/value section, already serialised */
     uint64_t n_kv;
     Tensor *tensors;
     size_t n_tensors, cap;
@@ -108,8 +108,8 @@ uint16_t gguf_f32_to_f16(float f) {
     uint32_t exp = (x >> 23) & 0xffu, man = x & 0x7fffffu;
     if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (man ? 0x200u : 0)); /* inf, nan */
     int e = (int)exp - 127 + 15;
-    if (e >= 31) return (uint16_t)(sign | 0x7c00u);                         /* overflow: inf */
-    if (e <= 0) {                                                            /* subnormal or zero */
+    if (e >= 31) return (uint16_t)(sign | 0x7c00u); /* overflow: inf */
+    if (e <= 0) {                                   /* subnormal or zero */
         if (e < -10) return (uint16_t)sign;
         man |= 0x800000u;
         int shift = 14 - e;
@@ -150,8 +150,7 @@ void gguf_quantize_q8_0(const float *x, size_t n, uint8_t *out) {
 
 /* ---- tensors and the file ---- */
 
-int gguf_add_tensor(GgufWriter *w, const char *name, int n_dims, const uint64_t *ne, GgmlType type,
-                    const float *data) {
+int gguf_add_tensor(GgufWriter *w, const char *name, int n_dims, const uint64_t *ne, GgmlType type, const float *data) {
     if (n_dims < 1 || n_dims > 4) return chirp_fail("gguf: tensor %s has %d dimensions", name, n_dims);
     size_t n = 1;
     for (int i = 0; i < n_dims; i++) n *= (size_t)ne[i];
@@ -216,8 +215,8 @@ int gguf_write(const GgufWriter *w, const char *path) {
     for (size_t i = 0; rc == 0 && i < w->n_tensors; i++) {
         const Tensor *t = &w->tensors[i];
         size_t pad = align_up(t->nbytes) - t->nbytes;
-        if (fwrite(t->data, 1, t->nbytes, af.fp) != t->nbytes || (i + 1 < w->n_tensors && pad > 0 &&
-                                                                  fwrite(zeros, 1, pad, af.fp) != pad))
+        if (fwrite(t->data, 1, t->nbytes, af.fp) != t->nbytes ||
+            (i + 1 < w->n_tensors && pad > 0 && fwrite(zeros, 1, pad, af.fp) != pad))
             rc = chirp_fail_errno("%s", path);
     }
     if (rc == 0) rc = file_commit(&af);

@@ -23,8 +23,18 @@ typedef enum { GGML_F32 = 0, GGML_F16 = 1, GGML_Q8_0 = 8 } GgmlType;
 
 /* GGUF value types (the spec's numbering). */
 enum {
-    GGUF_UINT8 = 0, GGUF_INT8 = 1, GGUF_UINT16 = 2, GGUF_INT16 = 3, GGUF_UINT32 = 4, GGUF_INT32 = 5,
-    GGUF_FLOAT32 = 6, GGUF_BOOL = 7, GGUF_STRING = 8, GGUF_ARRAY = 9, GGUF_UINT64 = 10, GGUF_INT64 = 11,
+    GGUF_UINT8 = 0,
+    GGUF_INT8 = 1,
+    GGUF_UINT16 = 2,
+    GGUF_INT16 = 3,
+    GGUF_UINT32 = 4,
+    GGUF_INT32 = 5,
+    GGUF_FLOAT32 = 6,
+    GGUF_BOOL = 7,
+    GGUF_STRING = 8,
+    GGUF_ARRAY = 9,
+    GGUF_UINT64 = 10,
+    GGUF_INT64 = 11,
     GGUF_FLOAT64 = 12
 };
 
@@ -45,8 +55,7 @@ void gguf_add_i32_array(GgufWriter *w, const char *key, const int32_t *v, size_t
 /* A tensor of shape ne[0..n_dims) (ne[0] the fastest-varying dimension)
  * from row-major float data, stored as type. q8_0 needs ne[0] to be a
  * multiple of 32. Returns 0, or -1 with the error set. */
-int gguf_add_tensor(GgufWriter *w, const char *name, int n_dims, const uint64_t *ne, GgmlType type,
-                    const float *data);
+int gguf_add_tensor(GgufWriter *w, const char *name, int n_dims, const uint64_t *ne, GgmlType type, const float *data);
 
 /* Writes the file atomically. Returns 0 or -1 with the error set. */
 int gguf_write(const GgufWriter *w, const char *path);

@@ -19,8 +19,7 @@
 #include "util/file.h"
 
 void gpt2_param_sizes(const Gpt2Config *cfg, size_t s[GPT2_NUM_PARAM_TENSORS]) {
-    size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd, V = (size_t)cfg->vocab_size,
-           T = (size_t)cfg->n_ctx;
+    size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd, V = (size_t)cfg->vocab_size, T = (size_t)cfg->n_ctx;
     s[0] = V * C;
     s[1] = T * C;
     s[2] = L * C;
@@ -49,7 +48,7 @@ size_t gpt2_num_params(const Gpt2Config *cfg) {
 void gpt2_params_bind(Gpt2Params *p, const Gpt2Config *cfg, float *buf) {
     size_t s[GPT2_NUM_PARAM_TENSORS];
     gpt2_param_sizes(cfg, s);
-    float **ptrs[GPT2_NUM_PARAM_TENSORS] = {&p->wte,  &p->wpe,      &p->ln1w, &p->ln1b,     &p->qkvw, &p->qkvb,
+    float **ptrs[GPT2_NUM_PARAM_TENSORS] = {&p->wte,      &p->wpe,      &p->ln1w, &p->ln1b, &p->qkvw, &p->qkvb,
                                             &p->attprojw, &p->attprojb, &p->ln2w, &p->ln2b, &p->fcw,  &p->fcb,
                                             &p->fcprojw,  &p->fcprojb,  &p->lnfw, &p->lnfb};
     for (int i = 0; i < GPT2_NUM_PARAM_TENSORS; i++) {
@@ -93,15 +92,48 @@ void gpt2_tensor_info(const Gpt2Config *cfg, int idx, Gpt2TensorInfo *ti) {
     else snprintf(ti->name, sizeof ti->name, "h.%d.%s", layer, LAYER_NAMES[kind - 2]);
     /* shapes as HF stores them */
     switch (kind) {
-    case 0: ti->ndim = 2; ti->shape[0] = cfg->vocab_size; ti->shape[1] = (long long)C; break;
-    case 1: ti->ndim = 2; ti->shape[0] = cfg->n_ctx; ti->shape[1] = (long long)C; break;
-    case 4: ti->ndim = 2; ti->shape[0] = (long long)C; ti->shape[1] = (long long)(3 * C); break;
-    case 5: ti->ndim = 1; ti->shape[0] = (long long)(3 * C); break;
-    case 6: ti->ndim = 2; ti->shape[0] = (long long)C; ti->shape[1] = (long long)C; break;
-    case 10: ti->ndim = 2; ti->shape[0] = (long long)C; ti->shape[1] = (long long)(4 * C); break;
-    case 11: ti->ndim = 1; ti->shape[0] = (long long)(4 * C); break;
-    case 12: ti->ndim = 2; ti->shape[0] = (long long)(4 * C); ti->shape[1] = (long long)C; break;
-    default: ti->ndim = 1; ti->shape[0] = (long long)C; break;
+    case 0:
+        ti->ndim = 2;
+        ti->shape[0] = cfg->vocab_size;
+        ti->shape[1] = (long long)C;
+        break;
+    case 1:
+        ti->ndim = 2;
+        ti->shape[0] = cfg->n_ctx;
+        ti->shape[1] = (long long)C;
+        break;
+    case 4:
+        ti->ndim = 2;
+        ti->shape[0] = (long long)C;
+        ti->shape[1] = (long long)(3 * C);
+        break;
+    case 5:
+        ti->ndim = 1;
+        ti->shape[0] = (long long)(3 * C);
+        break;
+    case 6:
+        ti->ndim = 2;
+        ti->shape[0] = (long long)C;
+        ti->shape[1] = (long long)C;
+        break;
+    case 10:
+        ti->ndim = 2;
+        ti->shape[0] = (long long)C;
+        ti->shape[1] = (long long)(4 * C);
+        break;
+    case 11:
+        ti->ndim = 1;
+        ti->shape[0] = (long long)(4 * C);
+        break;
+    case 12:
+        ti->ndim = 2;
+        ti->shape[0] = (long long)(4 * C);
+        ti->shape[1] = (long long)C;
+        break;
+    default:
+        ti->ndim = 1;
+        ti->shape[0] = (long long)C;
+        break;
     }
 }
 
@@ -164,8 +196,8 @@ int gpt2_config_load(Gpt2Config *cfg, const char *path) {
     json_t *act = json_object_get(root, "activation_function");
     if (rc == 0 && act && json_is_string(act) && strcmp(json_string_value(act), "gelu_new") != 0 &&
         strcmp(json_string_value(act), "gelu_pytorch_tanh") != 0)
-        rc = chirp_fail("%s: activation_function \"%s\" is not supported (only gelu_new)", path,
-                        json_string_value(act));
+        rc =
+            chirp_fail("%s: activation_function \"%s\" is not supported (only gelu_new)", path, json_string_value(act));
     json_t *inner = json_object_get(root, "n_inner");
     if (rc == 0 && inner && json_is_integer(inner) && json_integer_value(inner) != 4 * cfg->n_embd)
         rc = chirp_fail("%s: n_inner other than 4*n_embd is not supported", path);
@@ -253,9 +285,9 @@ int gpt2_load(Gpt2Model *m, const char *dir) {
         int shape_ok = t->ndim == ti.ndim;
         for (int d = 0; shape_ok && d < ti.ndim; d++) shape_ok = t->shape[d] == ti.shape[d];
         if (!shape_ok) {
-            rc = chirp_fail("%s: tensor %s has shape [%lld%s] but config.json implies [%lld, %lld]", wpath,
-                            ti.name, t->ndim ? (long long)t->shape[0] : 0LL, t->ndim > 1 ? ", ..." : "",
-                            ti.shape[0], ti.ndim > 1 ? ti.shape[1] : 1LL);
+            rc = chirp_fail("%s: tensor %s has shape [%lld%s] but config.json implies [%lld, %lld]", wpath, ti.name,
+                            t->ndim ? (long long)t->shape[0] : 0LL, t->ndim > 1 ? ", ..." : "", ti.shape[0],
+                            ti.ndim > 1 ? ti.shape[1] : 1LL);
             break;
         }
         /* memcpy: safetensors data need not be 4-byte aligned in memory. */
@@ -300,9 +332,15 @@ int gpt2_init_random(Gpt2Model *m, const Gpt2Config *cfg, unsigned long long see
         float *p = m->param_buf + ti.offset;
         float std = 0.0f, fill = 0.0f;
         switch (ti.kind) {
-        case 0: case 1: case 4: case 10: std = 0.02f; break;
-        case 6: case 12: std = proj_std; break;
-        case 2: case 8: case 14: fill = 1.0f; break;
+        case 0:
+        case 1:
+        case 4:
+        case 10: std = 0.02f; break;
+        case 6:
+        case 12: std = proj_std; break;
+        case 2:
+        case 8:
+        case 14: fill = 1.0f; break;
         default: break;
         }
         if (std == 0.0f) {

@@ -14,12 +14,12 @@
 #include <stddef.h>
 
 typedef struct Gpt2Config {
-    int n_layer;      /* L */
-    int n_head;       /* H */
-    int n_embd;       /* C */
-    int n_ctx;        /* maximum sequence length (n_positions) */
-    int vocab_size;   /* V */
-    float ln_eps;     /* layer_norm_epsilon, 1e-5 */
+    int n_layer;    /* L */
+    int n_head;     /* H */
+    int n_embd;     /* C */
+    int n_ctx;      /* maximum sequence length (n_positions) */
+    int vocab_size; /* V */
+    float ln_eps;   /* layer_norm_epsilon, 1e-5 */
 } Gpt2Config;
 
 #define GPT2_NUM_PARAM_TENSORS 16

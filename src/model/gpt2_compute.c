@@ -11,16 +11,16 @@
 size_t gpt2_acts_floats(const Gpt2Config *cfg, int B, int T) {
     size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd, H = (size_t)cfg->n_head, V = (size_t)cfg->vocab_size;
     size_t N = (size_t)B * T;
-    size_t fwd = N * C                          /* encoded */
-                 + L * (N * C + 2 * N)          /* ln1 */
-                 + L * N * 3 * C                /* qkv */
-                 + L * B * H * T * T            /* att */
-                 + L * N * C * 2                /* atty, res2 */
-                 + L * (N * C + 2 * N)          /* ln2 */
-                 + L * N * 4 * C * 2            /* fch, fch_gelu */
-                 + L * N * C                    /* res3 */
-                 + N * C + 2 * N                /* lnf */
-                 + N * V + N;                   /* logits, losses */
+    size_t fwd = N * C                 /* encoded */
+                 + L * (N * C + 2 * N) /* ln1 */
+                 + L * N * 3 * C       /* qkv */
+                 + L * B * H * T * T   /* att */
+                 + L * N * C * 2       /* atty, res2 */
+                 + L * (N * C + 2 * N) /* ln2 */
+                 + L * N * 4 * C * 2   /* fch, fch_gelu */
+                 + L * N * C           /* res3 */
+                 + N * C + 2 * N       /* lnf */
+                 + N * V + N;          /* logits, losses */
     size_t bwd = N * C * 2 + N * 4 * C + attention_scratch_floats(T);
     return fwd + bwd;
 }
@@ -75,8 +75,7 @@ void gpt2_acts_destroy(Gpt2Acts *a) {
     memset(a, 0, sizeof *a);
 }
 
-float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets,
-                   float grad_scale) {
+float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets, float grad_scale) {
     const Gpt2Config *cfg = &m->cfg;
     const Gpt2Params *w = &m->params;
     int B = a->B, T = a->T, C = cfg->n_embd, H = cfg->n_head, V = cfg->vocab_size, L = cfg->n_layer;
@@ -162,8 +161,7 @@ void gpt2_backward_notify(const Gpt2Model *m, Gpt2Acts *a, float *grads, Gpt2Gra
         return;
     }
     /* LM head: dlnf = dlogits @ wte, dwte += dlogits^T @ lnf */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, V, 1.0f, a->logits, V, w->wte, C, 0.0f, a->dsmall,
-                C);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, V, 1.0f, a->logits, V, w->wte, C, 0.0f, a->dsmall, C);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, N, 1.0f, a->logits, V, a->lnf, C, 1.0f, g.wte, C);
     memset(a->dres, 0, NC * sizeof(float));
     layernorm_backward(a->dres, g.lnfw, g.lnfb, a->dsmall, a->res3 + (size_t)(L - 1) * NC, w->lnfw, a->lnf_mean,

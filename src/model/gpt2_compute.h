@@ -15,25 +15,25 @@ typedef struct Gpt2Acts {
     int B, T;
     float *buf;
     size_t num_floats;
-    float *encoded;   /* [BT, C] residual stream input to layer 0 */
-    float *ln1;       /* [L, BT, C] */
-    float *ln1_mean;  /* [L, BT] */
-    float *ln1_rstd;  /* [L, BT] */
-    float *qkv;       /* [L, BT, 3C] */
-    float *att;       /* [L, B, H, T, T] softmax probabilities */
-    float *atty;      /* [L, BT, C] attention output before c_proj */
-    float *res2;      /* [L, BT, C] x + attn */
-    float *ln2;       /* [L, BT, C] */
-    float *ln2_mean;  /* [L, BT] */
-    float *ln2_rstd;  /* [L, BT] */
-    float *fch;       /* [L, BT, 4C] c_fc output, pre-GELU */
-    float *fch_gelu;  /* [L, BT, 4C] */
-    float *res3;      /* [L, BT, C] x + attn + mlp: the layer's output */
-    float *lnf;       /* [BT, C] */
-    float *lnf_mean;  /* [BT] */
-    float *lnf_rstd;  /* [BT] */
-    float *logits;    /* [BT, V]: logits, then dloss/dlogits after backward */
-    float *losses;    /* [BT] */
+    float *encoded;  /* [BT, C] residual stream input to layer 0 */
+    float *ln1;      /* [L, BT, C] */
+    float *ln1_mean; /* [L, BT] */
+    float *ln1_rstd; /* [L, BT] */
+    float *qkv;      /* [L, BT, 3C] */
+    float *att;      /* [L, B, H, T, T] softmax probabilities */
+    float *atty;     /* [L, BT, C] attention output before c_proj */
+    float *res2;     /* [L, BT, C] x + attn */
+    float *ln2;      /* [L, BT, C] */
+    float *ln2_mean; /* [L, BT] */
+    float *ln2_rstd; /* [L, BT] */
+    float *fch;      /* [L, BT, 4C] c_fc output, pre-GELU */
+    float *fch_gelu; /* [L, BT, 4C] */
+    float *res3;     /* [L, BT, C] x + attn + mlp: the layer's output */
+    float *lnf;      /* [BT, C] */
+    float *lnf_mean; /* [BT] */
+    float *lnf_rstd; /* [BT] */
+    float *logits;   /* [BT, V]: logits, then dloss/dlogits after backward */
+    float *losses;   /* [BT] */
     /* backward scratch */
     float *dres;      /* [BT, C] residual-stream gradient */
     float *dsmall;    /* [BT, C] */
@@ -57,8 +57,7 @@ void gpt2_acts_destroy(Gpt2Acts *a);
  * a->logits for gpt2_backward (grad_scale = 1/K for K accumulated
  * micro-batches). Without targets it returns 0 and a->logits holds the
  * logits [B*T, V]. */
-float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets,
-                   float grad_scale);
+float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets, float grad_scale);
 
 /* Backward of (grad_scale * mean loss) from the last forward: accumulates
  * into grads (num_params floats in parameter layout; zero it per step).

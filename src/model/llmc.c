@@ -28,10 +28,10 @@ bool llmc_is_file(const char *path) {
  * per-layer [in, out] shape in chirp's layout. */
 static bool linear_shape(int k, size_t C, size_t *in, size_t *out) {
     switch (k) {
-    case 4: *in = C, *out = 3 * C; return true;      /* qkvw */
-    case 6: *in = C, *out = C; return true;          /* attprojw */
-    case 10: *in = C, *out = 4 * C; return true;     /* fcw */
-    case 12: *in = 4 * C, *out = C; return true;     /* fcprojw */
+    case 4: *in = C, *out = 3 * C; return true;  /* qkvw */
+    case 6: *in = C, *out = C; return true;      /* attprojw */
+    case 10: *in = C, *out = 4 * C; return true; /* fcw */
+    case 12: *in = 4 * C, *out = C; return true; /* fcprojw */
     default: return false;
     }
 }
@@ -64,8 +64,8 @@ int llmc_parse(Gpt2Model *m, const unsigned char *data, size_t len, const char *
     if (h[1] != LLMC_VERSION_F32 && h[1] != LLMC_VERSION_BF16)
         return chirp_fail("%s: llm.c model version %d is not supported (3: fp32, 5: bf16)", name, h[1]);
     int bf16 = h[1] == LLMC_VERSION_BF16;
-    Gpt2Config cfg = {.n_ctx = h[2], .vocab_size = h[3], .n_layer = h[4], .n_head = h[5], .n_embd = h[6],
-                      .ln_eps = 1e-5f};
+    Gpt2Config cfg = {
+        .n_ctx = h[2], .vocab_size = h[3], .n_layer = h[4], .n_head = h[5], .n_embd = h[6], .ln_eps = 1e-5f};
     int vp = h[7];
     /* Bounds first, so that no size below can overflow. */
     if (cfg.n_ctx <= 0 || cfg.n_ctx > (1 << 20) || cfg.vocab_size <= 0 || cfg.vocab_size > (1 << 24) ||

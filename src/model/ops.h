@@ -16,12 +16,11 @@
 /* out[n,c] = wte[tok[n], c] + wpe[n % T, c] */
 void encoder_forward(float *out, const int32_t *tok, const float *wte, const float *wpe, int B, int T, int C);
 /* dwte[tok[n]] += dout[n]; dwpe[t] += sum_b dout[b,t] */
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tok, int B, int T, int C,
-                      int V);
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tok, int B, int T, int C, int V);
 
 /* out = LN(inp) * w + b; saves mean and rstd ([N]) for the backward. */
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
-                       int N, int C, float eps);
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b, int N,
+                       int C, float eps);
 /* dinp += dLN/dinp (accumulates: the residual stream gradient);
  * dw, db accumulate. */
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
@@ -33,8 +32,8 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
                     int accumulate);
 /* dinp = dout @ w^T (overwrite; skipped if dinp NULL), dw += inp^T @ dout,
  * db += column sums of dout (skipped if db NULL). */
-void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
-                     int N, int IC, int OC);
+void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w, int N,
+                     int IC, int OC);
 
 /* Causal self-attention. qkv [B,T,3C] (q|k|v, heads inside), out [B,T,C],
  * att [B,H,T,T] softmax probabilities kept for the backward. */
@@ -53,8 +52,7 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
  * -log softmax(logits[n])[targets[n]] (targets < 0: masked, loss 0).
  * If dscale != 0, logits is overwritten with dloss/dlogits where the loss
  * is dscale * sum of the unmasked row losses. */
-void crossentropy_forward_backward(float *logits, float *losses, const int32_t *targets, int N, int V,
-                                   float dscale);
+void crossentropy_forward_backward(float *logits, float *losses, const int32_t *targets, int N, int V, float dscale);
 
 /* Scratch floats attention_backward needs for the current thread count. */
 size_t attention_scratch_floats(int T);

@@ -25,8 +25,7 @@ void encoder_forward(float *out, const int32_t *tok, const float *wte, const flo
     }
 }
 
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tok, int B, int T, int C,
-                      int V) {
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tok, int B, int T, int C, int V) {
     (void)V;
     /* Rows may repeat a token, so threads split the channels, not the rows:
      * no two threads ever write the same element, and the order of the
@@ -46,8 +45,8 @@ void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t
     }
 }
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
-                       int N, int C, float eps) {
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b, int N,
+                       int C, float eps) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;

@@ -28,18 +28,16 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
             float *o = out + (size_t)n * OC;
             if (accumulate)
                 for (int c = 0; c < OC; c++) o[c] += b[c];
-            else
-                memcpy(o, b, (size_t)OC * sizeof(float));
+            else memcpy(o, b, (size_t)OC * sizeof(float));
         }
     }
     float beta = (b || accumulate) ? 1.0f : 0.0f;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, IC, 1.0f, inp, IC, w, OC, beta, out, OC);
 }
 
-void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
-                     int N, int IC, int OC) {
-    if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, OC, w, OC, 0.0f, dinp, IC);
+void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w, int N,
+                     int IC, int OC) {
+    if (dinp) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, OC, w, OC, 0.0f, dinp, IC);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dw, OC);
     if (db) {
         /* Column sums: threads own column ranges; rows summed in order. */
@@ -55,8 +53,7 @@ void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const
     }
 }
 
-void crossentropy_forward_backward(float *logits, float *losses, const int32_t *targets, int N, int V,
-                                   float dscale) {
+void crossentropy_forward_backward(float *logits, float *losses, const int32_t *targets, int N, int V, float dscale) {
     /* One row per iteration; the reductions are explicit OpenMP simd
      * reductions because gcc/clang never reorder float sums on their own.
      * exp is computed once, in place, and rescaled into the gradient. */

@@ -33,8 +33,7 @@ static int parse_tensor(StTensor *t, const char *name, json_t *v, const unsigned
     size_t numel = 1;
     for (int i = 0; i < t->ndim; i++) {
         json_t *d = json_array_get(shape, (size_t)i);
-        if (!json_is_integer(d) || json_integer_value(d) < 0)
-            return chirp_fail("%s: tensor %s: bad shape", path, name);
+        if (!json_is_integer(d) || json_integer_value(d) < 0) return chirp_fail("%s: tensor %s: bad shape", path, name);
         t->shape[i] = json_integer_value(d);
         if (t->shape[i] != 0 && numel > SIZE_MAX / 16 / (size_t)t->shape[i])
             return chirp_fail("%s: tensor %s: shape too large", path, name);
@@ -46,11 +45,10 @@ static int parse_tensor(StTensor *t, const char *name, json_t *v, const unsigned
         return chirp_fail("%s: tensor %s: bad data_offsets", path, name);
     size_t begin = (size_t)json_integer_value(b), end = (size_t)json_integer_value(e);
     if (end > data_len)
-        return chirp_fail("%s: tensor %s: data ends at byte %zu but the file holds only %zu (truncated?)",
-                          path, name, end, data_len);
+        return chirp_fail("%s: tensor %s: data ends at byte %zu but the file holds only %zu (truncated?)", path, name,
+                          end, data_len);
     if (end - begin != numel * es)
-        return chirp_fail("%s: tensor %s: %zu bytes for %zu elements of %s", path, name, end - begin, numel,
-                          t->dtype);
+        return chirp_fail("%s: tensor %s: %zu bytes for %zu elements of %s", path, name, end - begin, numel, t->dtype);
     t->nbytes = end - begin;
     t->data = data + begin;
     t->name = xstrdup(name);

@@ -16,7 +16,7 @@
 
 typedef struct StTensor {
     char *name;
-    char dtype[8];            /* "F32", "F16", "BF16", "I64", ... */
+    char dtype[8]; /* "F32", "F16", "BF16", "I64", ... */
     int ndim;
     int64_t shape[ST_MAX_DIMS];
     size_t nbytes;
@@ -24,7 +24,7 @@ typedef struct StTensor {
 } StTensor;
 
 typedef struct StFile {
-    unsigned char *buf;  /* whole file */
+    unsigned char *buf; /* whole file */
     size_t len;
     StTensor *tensors;
     int count;

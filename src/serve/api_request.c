@@ -18,8 +18,7 @@
 #define MAX_MESSAGES 4096
 #define MAX_BIAS 1024
 
-int api_error(ApiError *err, int status, const char *type, const char *param, const char *code, const char *fmt,
-              ...) {
+int api_error(ApiError *err, int status, const char *type, const char *param, const char *code, const char *fmt, ...) {
     err->status = status;
     err->type = type;
     err->code = code;
@@ -229,7 +228,8 @@ static int parse_messages(json_t *o, ApiRequest *r, ApiError *err) {
     json_t *m;
     json_array_foreach(v, i, m) {
         json_t *role = json_is_object(m) ? json_object_get(m, "role") : NULL;
-        if (!json_is_string(role)) return bad(err, "messages", "'%s' entries must be objects with a string 'role'%s", "");
+        if (!json_is_string(role))
+            return bad(err, "messages", "'%s' entries must be objects with a string 'role'%s", "");
         const char *rs = json_string_value(role), *canon = NULL;
         if (!strcmp(rs, "system") || !strcmp(rs, "developer")) canon = "system";
         else if (!strcmp(rs, "user")) canon = "user";
@@ -289,8 +289,7 @@ static int parse_generation(json_t *o, const ApiLimits *lim, ApiRequest *r, ApiE
         x = 0;
         if (get_int(o, "top_logprobs", 0, 20, &x, err) != 0) return -1;
         r->top_logprobs = (int)x;
-        if (x > 0 && !r->logprobs)
-            return bad(err, "top_logprobs", "'%s' needs 'logprobs' set to true%s", "");
+        if (x > 0 && !r->logprobs) return bad(err, "top_logprobs", "'%s' needs 'logprobs' set to true%s", "");
     } else {
         /* The completions API's logprobs is a count of top tokens. */
         x = -1;
@@ -302,8 +301,7 @@ static int parse_generation(json_t *o, const ApiLimits *lim, ApiRequest *r, ApiE
     return 0;
 }
 
-int api_request_parse(ApiKind kind, const char *body, size_t len, const ApiLimits *lim, ApiRequest *r,
-                      ApiError *err) {
+int api_request_parse(ApiKind kind, const char *body, size_t len, const ApiLimits *lim, ApiRequest *r, ApiError *err) {
     memset(r, 0, sizeof *r);
     r->kind = kind;
     json_error_t je;

@@ -46,9 +46,9 @@ static json_t *chat_logprobs(const ApiMeta *m, const ApiChoice *c) {
         const ApiLogprob *lp = &c->logprobs[i];
         json_t *top = json_array();
         for (int k = 0; k < lp->n_top; k++)
-            json_array_append_new(top, json_pack("{s:o, s:o, s:o}", "token", token_text(m, lp->top_id[k]), "logprob",
-                                                 logprob_value(lp->top_logprob[k]), "bytes",
-                                                 token_bytes(m, lp->top_id[k])));
+            json_array_append_new(top,
+                                  json_pack("{s:o, s:o, s:o}", "token", token_text(m, lp->top_id[k]), "logprob",
+                                            logprob_value(lp->top_logprob[k]), "bytes", token_bytes(m, lp->top_id[k])));
         json_array_append_new(content, json_pack("{s:o, s:o, s:o, s:o}", "token", token_text(m, lp->id), "logprob",
                                                  logprob_value(lp->logprob), "bytes", token_bytes(m, lp->id),
                                                  "top_logprobs", top));
@@ -154,10 +154,10 @@ char *api_usage_chunk_json(const ApiMeta *m, const ApiUsage *u) {
 }
 
 char *api_error_json(const ApiError *e) {
-    json_t *o = json_pack("{s:{s:o, s:s, s:o, s:o}}", "error", "message", text_value(e->message, strlen(e->message)),
-                          "type", e->type ? e->type : "server_error", "param",
-                          e->param[0] ? json_string(e->param) : json_null(), "code",
-                          e->code ? json_string(e->code) : json_null());
+    json_t *o =
+        json_pack("{s:{s:o, s:s, s:o, s:o}}", "error", "message", text_value(e->message, strlen(e->message)), "type",
+                  e->type ? e->type : "server_error", "param", e->param[0] ? json_string(e->param) : json_null(),
+                  "code", e->code ? json_string(e->code) : json_null());
     return dump(o);
 }
 
@@ -167,8 +167,8 @@ void api_new_id(char *out, size_t cap, const char *prefix) {
         /* No entropy yet (early boot): ids need to be unique, not secret. */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        unsigned long long x = (unsigned long long)ts.tv_nsec ^ ((unsigned long long)ts.tv_sec << 20) ^
-                               (unsigned long long)(size_t)out;
+        unsigned long long x =
+            (unsigned long long)ts.tv_nsec ^ ((unsigned long long)ts.tv_sec << 20) ^ (unsigned long long)(size_t)out;
         for (size_t i = 0; i < sizeof r; i++, x = x * 6364136223846793005ull + 1442695040888963407ull)
             r[i] = (unsigned char)(x >> 56);
     }

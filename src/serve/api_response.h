@@ -31,10 +31,10 @@ typedef struct ApiChoice {
     int index;
     const char *text;
     size_t len;
-    const char *finish_reason;   /* "stop", "length", or NULL while running */
-    const ApiLogprob *logprobs;  /* NULL when not asked for */
+    const char *finish_reason;  /* "stop", "length", or NULL while running */
+    const ApiLogprob *logprobs; /* NULL when not asked for */
     int n_logprobs;
-    int text_offset;             /* completions: offset of text in the whole completion */
+    int text_offset; /* completions: offset of text in the whole completion */
 } ApiChoice;
 
 typedef struct ApiUsage {
@@ -44,10 +44,10 @@ typedef struct ApiUsage {
 /* What every response of one request shares. */
 typedef struct ApiMeta {
     ApiKind kind;
-    const char *id;              /* "chatcmpl-..." / "cmpl-..." */
-    long long created;           /* unix seconds */
+    const char *id;    /* "chatcmpl-..." / "cmpl-..." */
+    long long created; /* unix seconds */
     const char *model;
-    const Tokenizer *tok;        /* for the logprobs' token strings */
+    const Tokenizer *tok; /* for the logprobs' token strings */
 } ApiMeta;
 
 /* A complete (non-streamed) chat.completion or text_completion. */

@@ -25,10 +25,10 @@ static char *dump(json_t *o) {
 enum MHD_Result handle_health(HttpReq *hr) {
     SchedStats st;
     sched_stats(hr->srv->sched, &st);
-    return http_respond_json(hr, 200,
-                             dump(json_pack("{s:s, s:i, s:i, s:i}", "status", "ok", "slots_idle",
-                                            st.slots - st.slots_busy, "slots_processing", st.slots_busy, "queued",
-                                            st.queued)));
+    return http_respond_json(
+        hr, 200,
+        dump(json_pack("{s:s, s:i, s:i, s:i}", "status", "ok", "slots_idle", st.slots - st.slots_busy,
+                       "slots_processing", st.slots_busy, "queued", st.queued)));
 }
 
 enum MHD_Result handle_metrics(HttpReq *hr) {
@@ -67,8 +67,8 @@ char *build_info_json(const Server *s) {
     json_t *o = json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:I}, s:s, s:s}", "model", s->cfg.alias, "directory",
                           s->cfg.model_dir ? s->cfg.model_dir : "", "config", "n_layer", c->n_layer, "n_head",
                           c->n_head, "n_embd", c->n_embd, "n_ctx", c->n_ctx, "vocab_size", c->vocab_size, "n_params",
-                          (json_int_t)gpt2_num_params(c), "quantization",
-                          s->m->quant == INFER_INT8 ? "int8" : "none", "chat_template", s->tpl->source);
+                          (json_int_t)gpt2_num_params(c), "quantization", s->m->quant == INFER_INT8 ? "int8" : "none",
+                          "chat_template", s->tpl->source);
     if (s->cfg.model_dir) {
         char *path = path_join(s->cfg.model_dir, "chirp.json");
         json_t *manifest = json_load_file(path, 0, NULL);
@@ -86,9 +86,7 @@ char *build_info_json(const Server *s) {
                 json_t *shards = json_array();
                 size_t i;
                 json_t *sh;
-                json_array_foreach(train, i, sh) {
-                    json_array_append(shards, json_object_get(sh, "path"));
-                }
+                json_array_foreach(train, i, sh) { json_array_append(shards, json_object_get(sh, "path")); }
                 json_object_set_new(t, "train_shards", shards);
             }
             json_t *prov = json_object_get(data, "provenance");
@@ -158,9 +156,9 @@ enum MHD_Result handle_tokenize(HttpReq *hr, ApiKind kind) {
         }
         json_t *toks = json_array();
         for (long i = 0; i < n; i++)
-            json_array_append_new(toks, r.with_pieces ? json_pack("{s:i, s:o}", "id", ids[i], "piece",
-                                                                  piece_value(s, ids[i]))
-                                                      : json_integer(ids[i]));
+            json_array_append_new(toks, r.with_pieces
+                                            ? json_pack("{s:i, s:o}", "id", ids[i], "piece", piece_value(s, ids[i]))
+                                            : json_integer(ids[i]));
         free(ids);
         o = json_pack("{s:o}", "tokens", toks);
     } else {
@@ -323,8 +321,8 @@ enum MHD_Result handle_generation(HttpReq *hr, ApiKind kind) {
         }
     }
     api_new_id(hr->id, sizeof hr->id, kind == API_CHAT ? "chatcmpl-" : "cmpl-");
-    hr->meta = (ApiMeta){.kind = kind, .id = hr->id, .created = (long long)time(NULL), .model = s->cfg.alias,
-                         .tok = s->tok};
+    hr->meta =
+        (ApiMeta){.kind = kind, .id = hr->id, .created = (long long)time(NULL), .model = s->cfg.alias, .tok = s->tok};
     /* The parsed request's strings (stops, bias) now belong to sr. */
     ApiRequest *owned = xmalloc(sizeof *owned);
     *owned = hr->api;

@@ -21,18 +21,18 @@
  * request can be cut off (libmicrohttpd only times out idle ones). */
 typedef struct ConnInfo {
     int fd;
-    double since;          /* when the request now arriving began */
-    bool receiving;        /* between requests or mid-request: the deadline applies */
-    bool cut;              /* already shut down by the watchdog */
+    double since;   /* when the request now arriving began */
+    bool receiving; /* between requests or mid-request: the deadline applies */
+    bool cut;       /* already shut down by the watchdog */
     struct ConnInfo *prev, *next;
 } ConnInfo;
 
 /* What the relay keeps per choice of a request. */
 typedef struct ChoiceOut {
-    Buf text;              /* non-streamed: the whole completion */
+    Buf text; /* non-streamed: the whole completion */
     ApiLogprob *logprobs;
     int n_logprobs, cap_logprobs;
-    int text_offset;       /* streamed completions' logprobs offsets */
+    int text_offset; /* streamed completions' logprobs offsets */
     const char *finish;
     const char *error;
     bool done;
@@ -43,31 +43,31 @@ typedef struct HttpReq {
     struct MHD_Connection *conn;
     ConnInfo *ci;
     char method[8];
-    char path[64];         /* for the access log (truncated) */
-    const char *route;     /* the endpoint's name for metrics */
+    char path[64];     /* for the access log (truncated) */
+    const char *route; /* the endpoint's name for metrics */
     double t_start;
-    int status;            /* what was answered */
+    int status; /* what was answered */
     Buf body;
     bool body_too_big, handled;
 
     /* Generation. */
     ServeRequest *sr;
-    ApiRequest api;        /* owned by sr once submitted (sr->owner) */
+    ApiRequest api; /* owned by sr once submitted (sr->owner) */
     ApiMeta meta;
     char id[64];
     ChoiceOut *out;
     int n_choices;
-    int prompt_tokens;     /* distinct prompts' tokens (usage) */
+    int prompt_tokens; /* distinct prompts' tokens (usage) */
     int completion_tokens;
     bool stream, include_usage;
     /* Under sr->mu: */
-    bool alive;            /* the connection exists (until the completed callback) */
-    bool suspended;        /* we suspended it and nobody resumed it yet */
+    bool alive;     /* the connection exists (until the completed callback) */
+    bool suspended; /* we suspended it and nobody resumed it yet */
     /* Stream state (the libmicrohttpd thread only). */
-    Buf wire;              /* formatted bytes not yet handed to libmicrohttpd */
+    Buf wire; /* formatted bytes not yet handed to libmicrohttpd */
     size_t wire_off;
     double last_write;
-    bool stream_over;      /* [DONE] or the error event is in `wire` */
+    bool stream_over; /* [DONE] or the error event is in `wire` */
     /* The server's list of live generation requests. */
     struct HttpReq *live_prev, *live_next;
     bool in_live;
@@ -87,7 +87,7 @@ struct Server {
     int port;
     Scheduler *sched;
     Metrics *metrics;
-    char *info_json;       /* GET /info: what the model is and what trained it */
+    char *info_json; /* GET /info: what the model is and what trained it */
     long long created;
     pthread_t watchdog;
     bool watchdog_running;
@@ -96,10 +96,10 @@ struct Server {
     bool wd_stop;
     pthread_mutex_t conn_mu;
     ConnInfo *conns;
-    pthread_mutex_t live_mu;   /* taken before any request's mu */
+    pthread_mutex_t live_mu; /* taken before any request's mu */
     HttpReq *live;
     int n_live;
-    _Atomic bool stopping;   /* read by every HTTP thread */
+    _Atomic bool stopping; /* read by every HTTP thread */
 };
 
 /* server.c */

@@ -92,8 +92,7 @@ static void render_histogram(Buf *b, const char *name, const char *help, const H
         buf_printf(b, "%s_bucket{le=\"%g\"} %lld\n", name, h->bounds[i], cum);
     }
     cum += h->counts[h->n];
-    buf_printf(b, "%s_bucket{le=\"+Inf\"} %lld\n%s_sum %.6f\n%s_count %lld\n", name, cum, name, h->sum, name,
-               h->total);
+    buf_printf(b, "%s_bucket{le=\"+Inf\"} %lld\n%s_sum %.6f\n%s_count %lld\n", name, cum, name, h->sum, name, h->total);
 }
 
 char *metrics_render(Metrics *m, int slots, int slots_busy, int queued) {
@@ -121,8 +120,7 @@ char *metrics_render(Metrics *m, int slots, int slots_busy, int queued) {
                "# TYPE chirp_slots_total gauge\nchirp_slots_total %d\n",
                slots_busy, queued, slots_busy, slots);
     render_histogram(&b, "chirp_time_to_first_token_seconds", "From arrival to the first generated token.", &m->ttft);
-    render_histogram(&b, "chirp_time_per_output_token_seconds", "Between consecutive tokens of one choice.",
-                     &m->token);
+    render_histogram(&b, "chirp_time_per_output_token_seconds", "Between consecutive tokens of one choice.", &m->token);
     pthread_mutex_unlock(&m->mu);
     buf_terminate(&b);
     return b.data;

@@ -104,8 +104,11 @@ enum MHD_Result relay_whole(HttpReq *hr) {
     ApiChoice *ch = xcalloc((size_t)hr->n_choices, sizeof *ch);
     for (int i = 0; i < hr->n_choices; i++) {
         const ChoiceOut *o = &hr->out[i];
-        ch[i] = (ApiChoice){.index = i, .text = o->text.data ? o->text.data : "", .len = o->text.len,
-                            .finish_reason = o->finish, .logprobs = hr->sr->logprobs ? o->logprobs : NULL,
+        ch[i] = (ApiChoice){.index = i,
+                            .text = o->text.data ? o->text.data : "",
+                            .len = o->text.len,
+                            .finish_reason = o->finish,
+                            .logprobs = hr->sr->logprobs ? o->logprobs : NULL,
                             .n_logprobs = o->n_logprobs};
         /* Echoed prompts come before the logprobs' text. */
         if (hr->sr->logprobs) ch[i].text_offset = 0;

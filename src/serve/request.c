@@ -59,6 +59,6 @@ ServeEvent *serve_request_take(ServeRequest *r, int *n) {
     *n = r->n_events;
     r->events = NULL;
     r->n_events = r->cap_events = 0;
-    r->backlog = 0;  /* the taker adds back what it could not send yet */
+    r->backlog = 0; /* the taker adds back what it could not send yet */
     return ev;
 }

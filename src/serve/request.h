@@ -23,12 +23,12 @@
 
 typedef struct ServeEvent {
     int choice;
-    char *text;              /* new text (raw bytes, may be empty) */
+    char *text; /* new text (raw bytes, may be empty) */
     size_t len;
-    ApiLogprob *logprobs;    /* one per token sampled since the last event, or NULL */
+    ApiLogprob *logprobs; /* one per token sampled since the last event, or NULL */
     int n_logprobs;
-    const char *finish;      /* "stop" / "length" when the choice ended, else NULL */
-    const char *error;       /* set when the choice failed or the server is stopping */
+    const char *finish; /* "stop" / "length" when the choice ended, else NULL */
+    const char *error;  /* set when the choice failed or the server is stopping */
 } ServeEvent;
 
 /* One choice's inputs. prompt points into memory the request owns. */
@@ -45,31 +45,31 @@ typedef struct ServeRequest {
     /* Inputs, fixed once submitted. */
     ServeChoice *choices;
     int n_choices;
-    int max_tokens;              /* per choice; -1 = to the end of the context */
-    const char *const *stops;    /* stop strings */
+    int max_tokens;           /* per choice; -1 = to the end of the context */
+    const char *const *stops; /* stop strings */
     int n_stops;
-    int32_t stop_ids[2];         /* tokens that end a choice (<|endoftext|>, the template's end) */
+    int32_t stop_ids[2]; /* tokens that end a choice (<|endoftext|>, the template's end) */
     int n_stop_ids;
     const ApiBias *bias;
     int n_bias;
     bool logprobs;
     int top_logprobs;
-    bool stream;                 /* wake on every event, not only at the end */
+    bool stream; /* wake on every event, not only at the end */
 
     /* Outputs, under mu. */
     ServeEvent *events;
     int n_events, cap_events;
-    size_t backlog;              /* bytes produced and not yet sent (stream backpressure) */
-    int finished;                /* choices that ended */
+    size_t backlog; /* bytes produced and not yet sent (stream backpressure) */
+    int finished;   /* choices that ended */
     int prompt_tokens, completion_tokens, cached_tokens;
     double t_submit, t_first_token;
-    bool cancelled;              /* the client went away: stop spending compute on it */
-    void (*wake)(void *ctx);     /* called with mu held; NULL once the client is gone */
+    bool cancelled;          /* the client went away: stop spending compute on it */
+    void (*wake)(void *ctx); /* called with mu held; NULL once the client is gone */
     void *wake_ctx;
 
     /* Memory the inputs point into, freed with the request. */
     int32_t *ids_store;
-    void *owner;                 /* e.g. the parsed ApiRequest whose strings stops point to */
+    void *owner; /* e.g. the parsed ApiRequest whose strings stops point to */
     void (*owner_free)(void *owner);
 } ServeRequest;
 

@@ -26,22 +26,22 @@
 
 typedef struct Slot {
     InferState *st;
-    int32_t *cached;        /* the tokens in st's cache: st->pos of them */
+    int32_t *cached; /* the tokens in st's cache: st->pos of them */
     unsigned long long last_used;
     /* The running choice; req == NULL when the slot is free. */
     ServeRequest *req;
     int choice;
     Sampler *sampler;
     GenStream gs;
-    Buf delta;              /* text GenStream released this step */
-    ApiLogprob *lps;        /* log-probabilities since the last event */
+    Buf delta;       /* text GenStream released this step */
+    ApiLogprob *lps; /* log-probabilities since the last event */
     int n_lps, cap_lps;
-    int prefilled;          /* prompt tokens in the cache */
-    int generated;          /* tokens sampled */
-    int reported;           /* of them, counted in the request's completion_tokens */
-    int32_t feed;           /* token to run at the next step, -1 while prefilling */
+    int prefilled; /* prompt tokens in the cache */
+    int generated; /* tokens sampled */
+    int reported;  /* of them, counted in the request's completion_tokens */
+    int32_t feed;  /* token to run at the next step, -1 while prefilling */
     double t_last_token;
-    float *biased;          /* [V] logits + logit_bias */
+    float *biased; /* [V] logits + logit_bias */
 } Slot;
 
 typedef struct Job {
@@ -59,13 +59,13 @@ struct Scheduler {
     InferSeq *seqs;
     int *seq_slot;
     pthread_t thread;
-    pthread_mutex_t mu;     /* guards the queue, stop flags, busy count */
+    pthread_mutex_t mu; /* guards the queue, stop flags, busy count */
     pthread_cond_t cv;
-    Job *queue;             /* ring of q_cap */
+    Job *queue; /* ring of q_cap */
     int q_head, q_len, q_cap;
     int busy;
-    bool stopping;          /* no new submissions */
-    double cancel_at;       /* when stopping: end what still runs at this time */
+    bool stopping;    /* no new submissions */
+    double cancel_at; /* when stopping: end what still runs at this time */
     unsigned long long clock;
     long long steps, cache_hits;
 };
@@ -246,7 +246,7 @@ static void sample_next(Scheduler *s, Slot *sl) {
     if (r->logprobs) push_logprob(sl, logits, V, t, r->top_logprobs);
     const char *finish = NULL;
     if (is_stop_id(r, t)) {
-        sl->generated--;  /* the stop token is not part of the completion */
+        sl->generated--; /* the stop token is not part of the completion */
         finish = "stop";
     } else {
         sampler_observe(sl->sampler, t);
@@ -299,7 +299,7 @@ static int build_batch(Scheduler *s, bool cancel_all) {
             abort_slot(s, sl, cancelled ? NULL : "the server is shutting down");
             continue;
         }
-        if (backlogged) continue;  /* a slow reader pauses only its own stream */
+        if (backlogged) continue; /* a slow reader pauses only its own stream */
         const ServeChoice *c = &r->choices[sl->choice];
         InferSeq *q = &s->seqs[nseq];
         if (sl->feed < 0) {
@@ -307,7 +307,9 @@ static int build_batch(Scheduler *s, bool cancel_all) {
             if (n > budget) n = budget;
             if (n <= 0) continue;
             budget -= n;
-            *q = (InferSeq){.st = sl->st, .tokens = c->prompt + sl->prefilled, .n = n,
+            *q = (InferSeq){.st = sl->st,
+                            .tokens = c->prompt + sl->prefilled,
+                            .n = n,
                             .want_logits = sl->prefilled + n == c->n_prompt};
         } else {
             *q = (InferSeq){.st = sl->st, .tokens = &sl->feed, .n = 1, .want_logits = 1};

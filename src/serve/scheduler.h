@@ -23,11 +23,11 @@
 #include "text/tokenizer.h"
 
 typedef struct SchedConfig {
-    int slots;            /* --parallel */
-    int max_queue;        /* choices that may wait for a slot */
-    int prefill_chunk;    /* prompt tokens per step, over all slots */
-    int threads;          /* OpenMP threads for the forward */
-    size_t max_backlog;   /* unsent stream bytes at which a slot pauses */
+    int slots;          /* --parallel */
+    int max_queue;      /* choices that may wait for a slot */
+    int prefill_chunk;  /* prompt tokens per step, over all slots */
+    int threads;        /* OpenMP threads for the forward */
+    size_t max_backlog; /* unsent stream bytes at which a slot pauses */
 } SchedConfig;
 
 typedef struct Scheduler Scheduler;

@@ -43,15 +43,24 @@ void serve_config_default(ServeConfig *c) {
 /* ---- routes ---- */
 
 typedef enum {
-    R_WEB, R_HEALTH, R_METRICS, R_MODELS, R_MODEL, R_INFO, R_CHAT, R_COMPLETIONS, R_TOKENIZE, R_DETOKENIZE
+    R_WEB,
+    R_HEALTH,
+    R_METRICS,
+    R_MODELS,
+    R_MODEL,
+    R_INFO,
+    R_CHAT,
+    R_COMPLETIONS,
+    R_TOKENIZE,
+    R_DETOKENIZE
 } RouteId;
 
 typedef struct Route {
     const char *path;
     const char *method;
     RouteId id;
-    bool public_;     /* no API key needed */
-    bool prefix;      /* path is a prefix (/v1/models/{id}) */
+    bool public_; /* no API key needed */
+    bool prefix;  /* path is a prefix (/v1/models/{id}) */
 } Route;
 
 static const Route ROUTES[] = {
@@ -90,8 +99,8 @@ void http_add_cors(const Server *s, struct MHD_Response *resp) {
 
 enum MHD_Result http_respond(HttpReq *hr, int status, const char *content_type, char *body, size_t len,
                              bool take_ownership) {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, body, take_ownership ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body, take_ownership ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         if (take_ownership) free(body);
         return MHD_NO;
@@ -397,11 +406,11 @@ static void log_request(const HttpReq *hr, enum MHD_RequestTerminationCode toe) 
     int status = hr->status ? hr->status : 499; /* 499: the client left before an answer (nginx's code) */
     metrics_request(s->metrics, hr->route, status);
     if (!s->cfg.access_log) return;
-    const char *note = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
-                       : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? " (client went away)"
+    const char *note = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK      ? ""
+                       : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT    ? " (client went away)"
                        : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " (timed out)"
                        : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? " (shutdown)"
-                                                                        : " (closed)";
+                                                                       : " (closed)";
     fprintf(stderr, "%s %s %d prompt=%d completion=%d %.0f ms%s\n", hr->method, hr->path, status, hr->prompt_tokens,
             hr->completion_tokens, ms, note);
 }
@@ -513,12 +522,12 @@ Server *server_start(const ServeConfig *cfg, const InferModel *m, const Tokenize
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (v6) flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(cfg->timeout_s + 0.999), MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_NOTIFY_COMPLETED,
-        request_completed, s, MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s, MHD_OPTION_END);
+    s->daemon =
+        MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                         s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+                         (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->timeout_s + 0.999),
+                         MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+                         MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s, MHD_OPTION_END);
     if (!s->daemon) {
         chirp_fail("cannot listen on %s:%d (is the port in use?)", cfg->host, cfg->port);
         server_free(s);

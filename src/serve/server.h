@@ -21,19 +21,19 @@
 #include "text/tokenizer.h"
 
 typedef struct ServeConfig {
-    const char *host;          /* default 127.0.0.1 */
-    int port;                  /* 0 = any free port */
-    int parallel;              /* slots */
-    int threads;               /* OpenMP threads of the forward */
-    int http_threads;          /* libmicrohttpd's pool */
+    const char *host; /* default 127.0.0.1 */
+    int port;         /* 0 = any free port */
+    int parallel;     /* slots */
+    int threads;      /* OpenMP threads of the forward */
+    int http_threads; /* libmicrohttpd's pool */
     const char *const *api_keys;
     int n_api_keys;
-    const char *alias;         /* the model's name in the API */
-    const char *model_dir;     /* for /v1/models and the page's "about" panel */
+    const char *alias;     /* the model's name in the API */
+    const char *model_dir; /* for /v1/models and the page's "about" panel */
     int max_queue;
     size_t max_body;
-    double timeout_s;          /* a whole request must arrive within this; idle connections close */
-    const char *cors_origin;   /* NULL: no CORS headers */
+    double timeout_s;        /* a whole request must arrive within this; idle connections close */
+    const char *cors_origin; /* NULL: no CORS headers */
     int prefill_chunk;
     bool access_log;
 } ServeConfig;

@@ -6,14 +6,14 @@
 
 #include <string.h>
 
-#define EMBED(sym, file)                                                  \
-    __asm__(".section .rodata\n"                                          \
-            ".global " #sym "\n"                                          \
-            ".balign 16\n" #sym ":\n"                                     \
-            ".incbin \"" file "\"\n"                                      \
-            ".global " #sym "_end\n" #sym "_end:\n"                       \
-            ".byte 0\n"                                                   \
-            ".previous\n");                                               \
+#define EMBED(sym, file)                            \
+    __asm__(".section .rodata\n"                    \
+            ".global " #sym "\n"                    \
+            ".balign 16\n" #sym ":\n"               \
+            ".incbin \"" file "\"\n"                \
+            ".global " #sym "_end\n" #sym "_end:\n" \
+            ".byte 0\n"                             \
+            ".previous\n");                         \
     extern const char sym[], sym##_end[]
 
 EMBED(chirp_web_index, "src/serve/web/index.html");

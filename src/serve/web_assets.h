@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 typedef struct WebAsset {
-    const char *path;          /* "/index.html" */
+    const char *path; /* "/index.html" */
     const char *content_type;
     const char *data;
     size_t len;

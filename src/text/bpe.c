@@ -19,8 +19,8 @@
 #include <string.h>
 
 enum {
-    SMALL_PIECE = 64,           /* array scan up to this many bytes */
-    CACHE_KEY_MAX = 48,         /* longer pieces are not cached */
+    SMALL_PIECE = 64,   /* array scan up to this many bytes */
+    CACHE_KEY_MAX = 48, /* longer pieces are not cached */
     CACHE_SLOTS = 1 << 17,
     CACHE_BYTES = 2 << 20,
     CACHE_IDS = 1 << 19,
@@ -29,13 +29,13 @@ enum {
 typedef struct Slot {
     uint64_t hash;
     uint32_t key_off, ids_off;
-    uint32_t gen;   /* the slot is empty unless gen == the cache's gen */
+    uint32_t gen; /* the slot is empty unless gen == the cache's gen */
     uint8_t key_len, n_ids;
 } Slot;
 
 typedef struct Cache {
     uint64_t uid;
-    uint32_t gen;   /* bumping it empties every slot at once */
+    uint32_t gen; /* bumping it empties every slot at once */
     uint32_t used;
     size_t bytes_used, ids_used;
     Slot slots[CACHE_SLOTS];
@@ -273,8 +273,7 @@ static const AddedToken *special_at(const Tokenizer *t, const unsigned char *s, 
     return NULL;
 }
 
-long tokenizer_encode(const Tokenizer *t, const char *text, size_t len, bool allow_special, int32_t *ids,
-                      size_t cap) {
+long tokenizer_encode(const Tokenizer *t, const char *text, size_t len, bool allow_special, int32_t *ids, size_t cap) {
     Cache *c = cache_get(t);
     Out o = {ids, ids ? cap : 0, 0};
     const unsigned char *s = (const unsigned char *)text;

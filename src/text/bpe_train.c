@@ -22,18 +22,18 @@
 const char *const chirp_special_tokens[CHIRP_N_SPECIAL] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
 
 typedef struct Word {
-    uint64_t key_off;   /* bytes in tr->arena while counting */
-    uint32_t len;       /* bytes, then symbols */
-    uint32_t sym_off;   /* symbols in tr->sym (after counting) */
+    uint64_t key_off; /* bytes in tr->arena while counting */
+    uint32_t len;     /* bytes, then symbols */
+    uint32_t sym_off; /* symbols in tr->sym (after counting) */
     int64_t count;
 } Word;
 
 typedef struct Pair {
     int32_t left, right;
     int64_t count;
-    int32_t *words;     /* pieces it (once) occurred in; may hold stale entries */
+    int32_t *words; /* pieces it (once) occurred in; may hold stale entries */
     int32_t n_words, cap_words;
-    uint32_t dirty;     /* merge step that last changed it */
+    uint32_t dirty; /* merge step that last changed it */
 } Pair;
 
 typedef struct HeapEntry {
@@ -46,14 +46,14 @@ struct BpeTrainer {
     uint64_t arena_len, arena_cap;
     Word *words;
     int32_t n_words, cap_words;
-    uint32_t *word_slot;  /* word index + 1, 0 = empty */
+    uint32_t *word_slot; /* word index + 1, 0 = empty */
     uint32_t word_mask;
     uint64_t bytes;
 
     int32_t *sym;
     Pair *pairs;
     int32_t n_pairs, cap_pairs;
-    int32_t *pair_slot;   /* pair index, -1 = empty */
+    int32_t *pair_slot; /* pair index, -1 = empty */
     uint32_t pair_mask;
     HeapEntry *heap;
     size_t heap_n, heap_cap;

@@ -197,8 +197,8 @@ static int render_one(const ChatTemplate *t, const Tokenizer *tok, const char *r
     return rc;
 }
 
-int chat_render(const ChatTemplate *t, const Tokenizer *tok, const ChatMessage *msgs, int n,
-                bool add_generation_prompt, ChatTokens *out) {
+int chat_render(const ChatTemplate *t, const Tokenizer *tok, const ChatMessage *msgs, int n, bool add_generation_prompt,
+                ChatTokens *out) {
     for (int i = 0; i < n; i++)
         if (render_one(t, tok, msgs[i].role, msgs[i].content, out) != 0) return -1;
     if (add_generation_prompt) return chat_render_generation_prompt(t, tok, out);

@@ -38,24 +38,24 @@
 #include "text/tokenizer.h"
 
 typedef struct ChatTemplate {
-    char *prefix;             /* contains "{role}" */
+    char *prefix; /* contains "{role}" */
     char *end;
     char *separator;
     char *generation_prompt;
-    char *roles[3];           /* names for system, user, assistant */
-    bool plain;               /* the plain-text fallback */
-    bool content_space;       /* prepend " " to content (the fallback) */
-    const char *source;       /* "chirp.json", "tokenizer.json", "default ChatML", "plain-text fallback" */
+    char *roles[3];     /* names for system, user, assistant */
+    bool plain;         /* the plain-text fallback */
+    bool content_space; /* prepend " " to content (the fallback) */
+    const char *source; /* "chirp.json", "tokenizer.json", "default ChatML", "plain-text fallback" */
 } ChatTemplate;
 
 typedef struct ChatMessage {
-    const char *role;         /* "system", "user" or "assistant" */
+    const char *role; /* "system", "user" or "assistant" */
     const char *content;
 } ChatMessage;
 
 typedef struct ChatTokens {
     int32_t *ids;
-    uint8_t *mask;            /* 1 where the loss applies (assistant content + end) */
+    uint8_t *mask; /* 1 where the loss applies (assistant content + end) */
     size_t n, cap;
 } ChatTokens;
 
@@ -76,8 +76,8 @@ int chat_template_store(const ChatTemplate *t, const char *model_dir);
 /* Appends the rendering of msgs to out (ids and mask), and the generation
  * prompt if add_generation_prompt. Returns 0, or -1 with the error set
  * (unknown role, tokenizer failure). */
-int chat_render(const ChatTemplate *t, const Tokenizer *tok, const ChatMessage *msgs, int n,
-                bool add_generation_prompt, ChatTokens *out);
+int chat_render(const ChatTemplate *t, const Tokenizer *tok, const ChatMessage *msgs, int n, bool add_generation_prompt,
+                ChatTokens *out);
 
 /* Renders one line of a conversations file, {"messages": [{"role": ...,
  * "content": ...}, ...]}, into out (appended; no generation prompt). For

@@ -13,24 +13,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TOK_MAX_IDS (1 << 21)  /* a sanity bound for ids read from files */
+#define TOK_MAX_IDS (1 << 21) /* a sanity bound for ids read from files */
 #define TOK_NO_RANK INT32_MAX
 
 typedef struct AddedToken {
-    char *text;     /* raw bytes, as they appear in text */
+    char *text; /* raw bytes, as they appear in text */
     size_t len;
     int32_t id;
-    bool special;   /* matched in text only with allow_special */
+    bool special; /* matched in text only with allow_special */
 } AddedToken;
 
 struct Tokenizer {
-    int32_t n_ids;          /* max id + 1 */
-    int32_t ids_cap;        /* allocated length of off, len, present */
-    uint32_t *off, *len;    /* bytes of id i: blob + off[i], len[i] */
-    bool *present;          /* ids may have gaps in a loaded file */
+    int32_t n_ids;       /* max id + 1 */
+    int32_t ids_cap;     /* allocated length of off, len, present */
+    uint32_t *off, *len; /* bytes of id i: blob + off[i], len[i] */
+    bool *present;       /* ids may have gaps in a loaded file */
     char *blob;
     size_t blob_len, blob_cap;
-    int32_t byte_id[256];   /* id of each single byte */
+    int32_t byte_id[256]; /* id of each single byte */
 
     /* bytes -> id index (open addressing over ids, -1 = empty). */
     int32_t *index;
@@ -39,16 +39,16 @@ struct Tokenizer {
     /* merges in rank order; rank r makes merge_result[r]. */
     int32_t n_merges, merges_cap;
     int32_t *merge_left, *merge_right, *merge_result;
-    uint64_t *pair_key;     /* (left << 32 | right), UINT64_MAX = empty */
+    uint64_t *pair_key; /* (left << 32 | right), UINT64_MAX = empty */
     int32_t *pair_rank;
     uint32_t pair_mask;
 
     AddedToken *added;
     int n_added;
-    bool special_first[256];  /* first bytes of special tokens */
+    bool special_first[256]; /* first bytes of special tokens */
     size_t special_max_len;
 
-    uint64_t uid;             /* distinguishes tokenizers for per-thread caches */
+    uint64_t uid; /* distinguishes tokenizers for per-thread caches */
 };
 
 Tokenizer *tok_new(void);

@@ -106,7 +106,7 @@ int tok_add_token(Tokenizer *t, int32_t id, const char *bytes, size_t len) {
     static const uint32_t min_cap = 1024;
     uint32_t count = 0;
     if (t->index) {
-        count = (uint32_t)t->n_ids;  /* an upper bound on present ids */
+        count = (uint32_t)t->n_ids; /* an upper bound on present ids */
         if ((uint64_t)count * 2 > (uint64_t)t->index_mask + 1) {
             uint32_t cap = t->index_mask + 1;
             while ((uint64_t)count * 2 > cap) cap *= 2;
@@ -121,8 +121,7 @@ int tok_add_token(Tokenizer *t, int32_t id, const char *bytes, size_t len) {
 }
 
 int tok_add_merge(Tokenizer *t, int32_t left, int32_t right) {
-    if (left < 0 || right < 0 || left >= t->n_ids || right >= t->n_ids || !t->present[left] ||
-        !t->present[right])
+    if (left < 0 || right < 0 || left >= t->n_ids || right >= t->n_ids || !t->present[left] || !t->present[right])
         return chirp_fail("merge %d names an unknown token", t->n_merges + 1);
     size_t ll = t->len[left], rl = t->len[right];
     char *cat = xmalloc(ll + rl);
@@ -226,12 +225,9 @@ Tokenizer *tokenizer_load(const char *path) {
         char *json = path_join(path, "tokenizer.json");
         char *enc = path_join(path, "encoder.json");
         char *bpe = path_join(path, "vocab.bpe");
-        if (path_exists(json))
-            t = tokenizer_load_json(json);
-        else if (path_exists(enc) && path_exists(bpe))
-            t = tokenizer_load_gpt2(enc, bpe);
-        else
-            chirp_fail("%s: no tokenizer.json, nor encoder.json + vocab.bpe, in this directory", path);
+        if (path_exists(json)) t = tokenizer_load_json(json);
+        else if (path_exists(enc) && path_exists(bpe)) t = tokenizer_load_gpt2(enc, bpe);
+        else chirp_fail("%s: no tokenizer.json, nor encoder.json + vocab.bpe, in this directory", path);
         free(json);
         free(enc);
         free(bpe);

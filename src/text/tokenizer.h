@@ -29,8 +29,7 @@ int tokenizer_vocab_size(const Tokenizer *tok);
  * a bigger buffer). len ids are always enough. With allow_special, special
  * token strings (e.g. "<|endoftext|>") map to their ids; otherwise they are
  * ordinary text. Returns -1 with the error set on failure. */
-long tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, bool allow_special, int32_t *ids,
-                      size_t cap);
+long tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, bool allow_special, int32_t *ids, size_t cap);
 
 /* Decodes ids into out (at most cap bytes, not NUL-terminated) and returns
  * the number of bytes the text needs. Returns -1 on an id out of range. */

@@ -255,8 +255,8 @@ char *tokenizer_to_json(const Tokenizer *t) {
         const AddedToken *a = find_added(t, id);
         if (!a) continue;
         json_array_append_new(added, json_pack("{s:i, s:s, s:b, s:b, s:b, s:b, s:b}", "id", (int)a->id, "content",
-                                               a->text, "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized",
-                                               0, "special", a->special));
+                                               a->text, "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0,
+                                               "special", a->special));
     }
     json_object_set_new(root, "added_tokens", added);
     json_object_set_new(root, "normalizer", json_null());

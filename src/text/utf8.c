@@ -48,7 +48,7 @@ int utf8_valid(const char *s, size_t len) {
 
 char *utf8_sanitize(const char *s, size_t len, size_t *out_len) {
     const unsigned char *p = (const unsigned char *)s;
-    char *out = xmalloc(len * 3 + 1);  /* each invalid byte becomes 3 */
+    char *out = xmalloc(len * 3 + 1); /* each invalid byte becomes 3 */
     size_t o = 0;
     for (size_t i = 0; i < len;) {
         int n;
@@ -69,10 +69,15 @@ char *utf8_sanitize(const char *s, size_t len, size_t *out_len) {
 static int is_white_space(int32_t cp) {
     if (cp <= 0x20) return cp == 0x20 || (cp >= 0x09 && cp <= 0x0D);
     switch (cp) {
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
-        return 1;
-    default:
-        return cp >= 0x2000 && cp <= 0x200A;
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000: return 1;
+    default: return cp >= 0x2000 && cp <= 0x200A;
     }
 }
 
@@ -80,12 +85,14 @@ int unicode_class(int32_t cp) {
     if (cp < 0) return CC_OTHER;
     if (is_white_space(cp)) return CC_SPACE;
     switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
-        return CC_LETTER;
-    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
-        return CC_NUMBER;
-    default:
-        return CC_OTHER;
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO: return CC_LETTER;
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO: return CC_NUMBER;
+    default: return CC_OTHER;
     }
 }

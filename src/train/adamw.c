@@ -83,16 +83,16 @@ void grad_clip(float *grads, size_t n, float norm, double max_norm) {
     for (size_t i = 0; i < n; i++) grads[i] *= coef;
 }
 
-static void update_range(float *p, const float *g, float *m, float *v, size_t n, float gscale, float decay,
-                         float b1, float omb1, float b2, float omb2, float bc2_sqrt, float eps, float neg_step) {
+static void update_range(float *p, const float *g, float *m, float *v, size_t n, float gscale, float decay, float b1,
+                         float omb1, float b2, float omb2, float bc2_sqrt, float eps, float neg_step) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        float gi = g[i] * gscale;                  /* clip_grad_norm_'s grad.mul_(coef); x1.0 is exact */
-        float x = p[i] * decay;                    /* param.mul_(1 - lr*wd) */
-        float mi = m[i] * b1 + omb1 * gi;          /* exp_avg.mul_(b1).add_(g, alpha=1-b1) */
-        float vi = v[i] * b2 + omb2 * gi * gi;     /* exp_avg_sq.mul_(b2).addcmul_(g, g, value=1-b2) */
-        float denom = sqrtf(vi) / bc2_sqrt + eps;  /* (exp_avg_sq.sqrt() / bc2_sqrt).add_(eps) */
-        p[i] = x + neg_step * mi / denom;          /* param.addcdiv_(exp_avg, denom, value=-step_size) */
+        float gi = g[i] * gscale;                 /* clip_grad_norm_'s grad.mul_(coef); x1.0 is exact */
+        float x = p[i] * decay;                   /* param.mul_(1 - lr*wd) */
+        float mi = m[i] * b1 + omb1 * gi;         /* exp_avg.mul_(b1).add_(g, alpha=1-b1) */
+        float vi = v[i] * b2 + omb2 * gi * gi;    /* exp_avg_sq.mul_(b2).addcmul_(g, g, value=1-b2) */
+        float denom = sqrtf(vi) / bc2_sqrt + eps; /* (exp_avg_sq.sqrt() / bc2_sqrt).add_(eps) */
+        p[i] = x + neg_step * mi / denom;         /* param.addcdiv_(exp_avg, denom, value=-step_size) */
         m[i] = mi;
         v[i] = vi;
     }
@@ -102,8 +102,7 @@ void adamw_step(AdamW *o, const Gpt2Config *cfg, float *params, const float *gra
     adamw_step_scaled(o, cfg, params, grads, 1.0f, lr);
 }
 
-void adamw_step_scaled(AdamW *o, const Gpt2Config *cfg, float *params, const float *grads, float gscale,
-                       double lr) {
+void adamw_step_scaled(AdamW *o, const Gpt2Config *cfg, float *params, const float *grads, float gscale, double lr) {
     o->t++;
     double bc1 = 1.0 - pow(o->beta1, (double)o->t);
     double bc2 = 1.0 - pow(o->beta2, (double)o->t);

@@ -13,10 +13,10 @@
 #include "model/gpt2.h"
 
 typedef struct AdamW {
-    float *m, *v;      /* one allocation, 2 * (hi - lo) floats */
+    float *m, *v; /* one allocation, 2 * (hi - lo) floats */
     size_t num_params;
-    size_t lo, hi;     /* the parameters this optimizer updates (all, or a ZeRO-1 shard) */
-    long long t;       /* steps taken */
+    size_t lo, hi; /* the parameters this optimizer updates (all, or a ZeRO-1 shard) */
+    long long t;   /* steps taken */
     double beta1, beta2, eps, weight_decay;
 } AdamW;
 
@@ -59,8 +59,7 @@ void adamw_step(AdamW *o, const Gpt2Config *cfg, float *params, const float *gra
 /* adamw_step on grads * gscale (gscale from grad_clip_coef), without
  * writing the scaled gradients back: one memory pass fewer. Bitwise the
  * same as grad_clip followed by adamw_step. */
-void adamw_step_scaled(AdamW *o, const Gpt2Config *cfg, float *params, const float *grads, float gscale,
-                       double lr);
+void adamw_step_scaled(AdamW *o, const Gpt2Config *cfg, float *params, const float *grads, float gscale, double lr);
 /* Both update params[lo, hi) from grads[lo, hi) (indices of the whole
  * parameter buffer); outside it nothing is read or written. */
 

@@ -186,8 +186,7 @@ static int remove_leftovers(const char *run_dir) {
         char *c = path_join(p, "chirp.json");
         if (strncmp(e->d_name, ".step_", 6) == 0 && n > 4 && strcmp(e->d_name + n - 4, ".old") == 0)
             rc |= dir_remove_tree(p);
-        else if (step_of(e->d_name) >= 0 && !path_exists(c))
-            rc |= retire_dir(run_dir, e->d_name);
+        else if (step_of(e->d_name) >= 0 && !path_exists(c)) rc |= retire_dir(run_dir, e->d_name);
         free(c);
         free(p);
     }

@@ -67,7 +67,7 @@ float *dp_backward_target(DataParallel *dp, float *grads, float *micro, int k, i
     dp->add_micro = k > 0;
     dp->reduce = k == grad_accum - 1;
     dp->last_ticket = 0;
-    if (k == 0) return grads;  /* zeroed by the trainer at the start of the step */
+    if (k == 0) return grads; /* zeroed by the trainer at the start of the step */
     memset(micro, 0, n * sizeof(float));
     return micro;
 }

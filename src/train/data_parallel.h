@@ -46,24 +46,24 @@ typedef struct DpJob {
 } DpJob;
 
 typedef struct DataParallel {
-    Comm *comm;                 /* borrowed */
+    Comm *comm; /* borrowed */
     CommWorker *worker;
     int rank, size;
     bool zero;
     size_t num_params;
-    size_t lo, hi;              /* this rank's parameters under ZeRO-1 (else all) */
-    size_t *counts;             /* [size] every rank's slice length */
+    size_t lo, hi;  /* this rank's parameters under ZeRO-1 (else all) */
+    size_t *counts; /* [size] every rank's slice length */
     DpGroup *groups;
-    DpJob *jobs;                /* [ngroups] */
+    DpJob *jobs; /* [ngroups] */
     int ngroups;
     /* The step being reduced. */
-    float *grads;               /* the accumulator */
-    float *micro;               /* this micro-batch's gradient when it is not the first */
-    bool add_micro;             /* add micro into grads as groups finish */
-    bool reduce;                /* the last micro-step: reduce groups as they finish */
+    float *grads;   /* the accumulator */
+    float *micro;   /* this micro-batch's gradient when it is not the first */
+    bool add_micro; /* add micro into grads as groups finish */
+    bool reduce;    /* the last micro-step: reduce groups as they finish */
     long last_ticket;
-    float *shard_tmp;           /* reduce-scatter output */
-    double comm_s, waited_s;    /* the last step's time in collectives, and time the trainer waited */
+    float *shard_tmp;        /* reduce-scatter output */
+    double comm_s, waited_s; /* the last step's time in collectives, and time the trainer waited */
 } DataParallel;
 
 /* comm is borrowed; timeout_s bounds every wait for other ranks. */

@@ -39,7 +39,8 @@ static int open_shard(DataShard *s, const char *path) {
     free(next);
     if (pending)
         return chirp_fail("%s: an interrupted chirp prepare left %s.next beside it; run chirp prepare again, "
-                          "which finishes or undoes it", path, path);
+                          "which finishes or undoes it",
+                          path, path);
     s->count = (size_t)h.count;
     s->token_bytes = h.token_bytes;
     s->generation = h.generation;

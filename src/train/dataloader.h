@@ -21,31 +21,30 @@
 typedef struct DataShard {
     char *path;
     int fd;
-    size_t count;  /* tokens */
-    int token_bytes;       /* 2 or 4 */
-    uint64_t generation;   /* chirp prepare's run id, 0 if unknown */
-    size_t start;  /* offset of its first token in the stream */
+    size_t count;        /* tokens */
+    int token_bytes;     /* 2 or 4 */
+    uint64_t generation; /* chirp prepare's run id, 0 if unknown */
+    size_t start;        /* offset of its first token in the stream */
 } DataShard;
 
 typedef struct DataLoader {
     DataShard *shards;
     int nshards;
-    size_t total;       /* tokens in all shards */
+    size_t total; /* tokens in all shards */
     int B, T, vocab;
     int shuffle;
     unsigned long long seed;
-    size_t windows;     /* P */
-    long long batches;  /* batches drawn so far (the position) */
-    size_t *perm;       /* shuffle order of the current pass */
+    size_t windows;    /* P */
+    long long batches; /* batches drawn so far (the position) */
+    size_t *perm;      /* shuffle order of the current pass */
     long long perm_pass;
-    uint32_t *raw;      /* B*T+1 tokens */
-    int32_t *inputs, *targets;  /* [B*T] */
+    uint32_t *raw;             /* B*T+1 tokens */
+    int32_t *inputs, *targets; /* [B*T] */
 } DataLoader;
 
 /* Opens the shards matching pattern (a glob, sorted) and checks their
  * headers and sizes. vocab > 0 enables the token range check. */
-int dataloader_open(DataLoader *dl, const char *pattern, int B, int T, int vocab, int shuffle,
-                    unsigned long long seed);
+int dataloader_open(DataLoader *dl, const char *pattern, int B, int T, int vocab, int shuffle, unsigned long long seed);
 void dataloader_close(DataLoader *dl);
 
 /* Reads the next batch into inputs/targets. -1 with "shard: token X at

@@ -28,9 +28,9 @@ json_t *train_shards_json(const DataLoader *dl) {
     return arr;
 }
 
-char *train_manifest(const TrainOptions *o, const Gpt2Model *m, long long step, const AdamW *opt,
-                     long long position, json_t *train_shards, json_t *val_shards, double last_loss,
-                     json_t *sft_info, json_t *chat_template, int world_size, bool zero) {
+char *train_manifest(const TrainOptions *o, const Gpt2Model *m, long long step, const AdamW *opt, long long position,
+                     json_t *train_shards, json_t *val_shards, double last_loss, json_t *sft_info,
+                     json_t *chat_template, int world_size, bool zero) {
     json_t *r = json_object();
     json_object_set_new(r, "format", json_string("chirp-checkpoint"));
     json_object_set_new(r, "version", json_integer(1));
@@ -44,7 +44,8 @@ char *train_manifest(const TrainOptions *o, const Gpt2Model *m, long long step, 
     json_object_set_new(h, "seq", json_integer(o->T));
     json_object_set_new(h, "grad_accum", json_integer(o->grad_accum));
     json_object_set_new(h, "lr", json_real(o->lr));
-    json_object_set_new(h, "min_lr", json_real(o->min_lr >= 0 ? o->min_lr : (o->schedule == SCHED_CONSTANT ? o->lr : o->lr / 10)));
+    json_object_set_new(h, "min_lr",
+                        json_real(o->min_lr >= 0 ? o->min_lr : (o->schedule == SCHED_CONSTANT ? o->lr : o->lr / 10)));
     json_object_set_new(h, "warmup", json_integer(o->warmup));
     json_object_set_new(h, "schedule", json_string(schedule_name(o->schedule)));
     json_object_set_new(h, "weight_decay", json_real(o->weight_decay));
@@ -78,9 +79,9 @@ char *train_manifest(const TrainOptions *o, const Gpt2Model *m, long long step, 
     json_object_set_new(d, "ranks", ranks);
     json_object_set_new(d, "order", json_string(o->shuffle ? "shuffle" : "sequential"));
     /* What prepare recorded about the posts behind the shards. */
-    json_t *prov = train_shards ? provenance_for_shard(json_string_value(
-                                      json_object_get(json_array_get(train_shards, 0), "path")))
-                                : NULL;
+    json_t *prov =
+        train_shards ? provenance_for_shard(json_string_value(json_object_get(json_array_get(train_shards, 0), "path")))
+                     : NULL;
     if (prov) json_object_set_new(d, "provenance", prov);
     json_object_set_new(r, "data", d);
     if (chat_template) json_object_set_new(r, "chat_template", json_incref(chat_template));
@@ -115,7 +116,7 @@ static void shards_lines(Buf *b, const char *what, DataLoader *dl) {
             h = hash_tokens(tok, n, sh->token_bytes, h);
         const char *slash = strrchr(sh->path, '/');
         buf_printf(b, "%s shard %d=%s %zu tokens %016llx\n", what, i, slash ? slash + 1 : sh->path, sh->count,
-             (unsigned long long)h);
+                   (unsigned long long)h);
     }
 }
 
@@ -123,19 +124,18 @@ char *train_setup_lines(const TrainOptions *o, const Gpt2Config *c, DataLoader *
                         long long start) {
     Buf b = {0};
     buf_printf(&b, "model=L%d H%d C%d T%d V%d\ninit=%s\npreset=%s\n", c->n_layer, c->n_head, c->n_embd, c->n_ctx,
-         c->vocab_size, o->init_dir ? o->init_dir : "-", o->preset ? o->preset : "-");
-    buf_printf(&b, "batch=%d\nseq=%d\ngrad_accum=%d\nsteps=%lld\nlr=%.9g\nmin_lr=%.9g\nwarmup=%lld\nschedule=%d\n", o->B, o->T,
-         o->grad_accum, o->steps, o->lr, o->min_lr, o->warmup, (int)o->schedule);
+               c->vocab_size, o->init_dir ? o->init_dir : "-", o->preset ? o->preset : "-");
+    buf_printf(&b, "batch=%d\nseq=%d\ngrad_accum=%d\nsteps=%lld\nlr=%.9g\nmin_lr=%.9g\nwarmup=%lld\nschedule=%d\n",
+               o->B, o->T, o->grad_accum, o->steps, o->lr, o->min_lr, o->warmup, (int)o->schedule);
     buf_printf(&b, "weight_decay=%.9g\nbetas=%.9g %.9g\neps=%.9g\ngrad_clip=%.9g\nseed=%llu\nshuffle=%d\nzero=%d\n",
-         o->weight_decay, o->beta1, o->beta2, o->eps, o->grad_clip, o->seed, o->shuffle, o->zero);
-    buf_printf(&b, "eval_every=%lld\neval_batches=%d\nsave_every=%lld\nkeep=%d\nout=%s\nresumed_at=%lld\n", o->eval_every,
-         o->eval_batches, o->save_every, o->keep, o->out_dir, start);
+               o->weight_decay, o->beta1, o->beta2, o->eps, o->grad_clip, o->seed, o->shuffle, o->zero);
+    buf_printf(&b, "eval_every=%lld\neval_batches=%d\nsave_every=%lld\nkeep=%d\nout=%s\nresumed_at=%lld\n",
+               o->eval_every, o->eval_batches, o->save_every, o->keep, o->out_dir, start);
     struct stat st;
     buf_printf(&b, "tokenizer=%s %lld bytes\n", o->tokenizer ? o->tokenizer : "-",
-         o->tokenizer && stat(o->tokenizer, &st) == 0 ? (long long)st.st_size : -1LL);
+               o->tokenizer && stat(o->tokenizer, &st) == 0 ? (long long)st.st_size : -1LL);
     if (train) shards_lines(&b, "train", train);
     if (val) shards_lines(&b, "val", val);
     buf_terminate(&b);
     return b.data;
 }
-

@@ -15,9 +15,9 @@
 
 /* The manifest text (malloc'd, ends with a newline). sft_info and
  * chat_template are NULL outside --sft. */
-char *train_manifest(const TrainOptions *o, const Gpt2Model *m, long long step, const AdamW *opt,
-                     long long position, json_t *train_shards, json_t *val_shards, double last_loss,
-                     json_t *sft_info, json_t *chat_template, int world_size, bool zero);
+char *train_manifest(const TrainOptions *o, const Gpt2Model *m, long long step, const AdamW *opt, long long position,
+                     json_t *train_shards, json_t *val_shards, double last_loss, json_t *sft_info,
+                     json_t *chat_template, int world_size, bool zero);
 
 /* Each shard's path, token count and sha256. */
 json_t *train_shards_json(const DataLoader *dl);

@@ -47,8 +47,8 @@ static int render_file(SftData *d, const char *path, const ChatTemplate *t, cons
         for (size_t i = 0; i < one.n; i++) {
             on += one.mask[i];
             if (one.ids[i] < 0 || one.ids[i] >= vocab) {
-                rc = chirp_fail("%s:%lld: token %d >= the model's vocabulary %d (tokenizer and model disagree)",
-                                path, lineno, one.ids[i], vocab);
+                rc = chirp_fail("%s:%lld: token %d >= the model's vocabulary %d (tokenizer and model disagree)", path,
+                                lineno, one.ids[i], vocab);
                 break;
             }
         }

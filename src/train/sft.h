@@ -30,21 +30,21 @@
 
 typedef struct SftData {
     char *path;
-    int32_t *ids;        /* the packed stream */
-    uint8_t *mask;       /* 1 where ids[i] is a training target */
-    size_t n;            /* tokens in the stream */
-    long long conversations, skipped;  /* used / skipped (no assistant turn) */
-    size_t masked_on;    /* tokens with mask 1 */
+    int32_t *ids;                     /* the packed stream */
+    uint8_t *mask;                    /* 1 where ids[i] is a training target */
+    size_t n;                         /* tokens in the stream */
+    long long conversations, skipped; /* used / skipped (no assistant turn) */
+    size_t masked_on;                 /* tokens with mask 1 */
     int B, T;
     int shuffle;
     unsigned long long seed;
-    size_t *windows;     /* start offsets of the usable windows */
+    size_t *windows; /* start offsets of the usable windows */
     size_t nwindows;
-    long long batches;   /* batches drawn (the position) */
+    long long batches; /* batches drawn (the position) */
     size_t *perm;
     long long perm_pass;
-    int32_t *inputs, *targets;  /* [B*T] */
-    int count;           /* unmasked targets in the current batch */
+    int32_t *inputs, *targets; /* [B*T] */
+    int count;                 /* unmasked targets in the current batch */
 } SftData;
 
 /* Reads and renders the conversations file. Errors name file:line (bad

@@ -64,9 +64,9 @@ typedef struct SftRun {
     Tokenizer *tok;
     ChatTemplate tmpl;
     bool have_tmpl;
-    char *tok_path;      /* tokenizer.json copied into checkpoints */
-    json_t *info;        /* data.sft of the manifest */
-    json_t *tmpl_json;   /* chat_template of the manifest */
+    char *tok_path;    /* tokenizer.json copied into checkpoints */
+    json_t *info;      /* data.sft of the manifest */
+    json_t *tmpl_json; /* chat_template of the manifest */
 } SftRun;
 
 /* The template as chat_template_load reads it back from chirp.json (same
@@ -74,8 +74,8 @@ typedef struct SftRun {
 static json_t *template_json(const ChatTemplate *t) {
     return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:b, s:b}", "prefix", t->prefix, "end", t->end,
                      "separator", t->separator, "generation_prompt", t->generation_prompt, "roles", "system",
-                     t->roles[0], "user", t->roles[1], "assistant", t->roles[2], "content_space",
-                     (int)t->content_space, "plain", (int)t->plain);
+                     t->roles[0], "user", t->roles[1], "assistant", t->roles[2], "content_space", (int)t->content_space,
+                     "plain", (int)t->plain);
 }
 
 static json_t *sft_info_json(const SftData *d, const char *sha) {
@@ -196,8 +196,7 @@ static int sft_setup(const TrainOptions *o, const Gpt2Model *m, const char *resu
     s->tmpl_json = template_json(&s->tmpl);
     if (sft_open(&s->train, o->sft_path, &s->tmpl, s->tok, o->B, o->T, m->cfg.vocab_size, o->shuffle, o->seed) != 0)
         return -1;
-    if (o->val_pattern &&
-        sft_open(&s->val, o->val_pattern, &s->tmpl, s->tok, o->B, o->T, m->cfg.vocab_size, 0, 0) != 0)
+    if (o->val_pattern && sft_open(&s->val, o->val_pattern, &s->tmpl, s->tok, o->B, o->T, m->cfg.vocab_size, 0, 0) != 0)
         return -1;
     char sha[65];
     if (sha256_file_hex(o->sft_path, sha) != 0) return -1;
@@ -205,8 +204,8 @@ static int sft_setup(const TrainOptions *o, const Gpt2Model *m, const char *resu
     fprintf(stderr,
             "chirp train: --sft %s: %lld conversations (%lld skipped: no assistant turn), %zu tokens, %zu on "
             "assistant turns, %zu of %zu windows used; template: %s\n",
-            o->sft_path, s->train.conversations, s->train.skipped, s->train.n, s->train.masked_on,
-            s->train.nwindows, (s->train.n - 1) / ((size_t)o->B * o->T), s->tmpl.source);
+            o->sft_path, s->train.conversations, s->train.skipped, s->train.n, s->train.masked_on, s->train.nwindows,
+            (s->train.n - 1) / ((size_t)o->B * o->T), s->tmpl.source);
     return 0;
 }
 
@@ -312,12 +311,13 @@ int train_run(const TrainOptions *o) {
     } else if (dataloader_open(&train, o->train_pattern, o->B, o->T, m.cfg.vocab_size, o->shuffle, o->seed) != 0) {
         goto out;
     }
-    if (!is_sft && o->val_pattern && dataloader_open(&val, o->val_pattern, o->B, o->T, m.cfg.vocab_size, 0, 0) != 0) goto out;
+    if (!is_sft && o->val_pattern && dataloader_open(&val, o->val_pattern, o->B, o->T, m.cfg.vocab_size, 0, 0) != 0)
+        goto out;
     if (gpt2_acts_init(&acts, &m.cfg, o->B, o->T) != 0) goto out;
     adamw_init_range(&opt, m.num_params, dp.lo, dp.hi, o->beta1, o->beta2, o->eps, o->weight_decay);
     grads = xmalloc(m.num_params * sizeof(float));
     if (o->grad_accum > 1) micro = xmalloc(m.num_params * sizeof(float));
-    long long base = 0;  /* global micro-batches drawn before this run's first step */
+    long long base = 0; /* global micro-batches drawn before this run's first step */
     if (start > 0) {
         if (checkpoint_load_optimizer(resume_dir, &opt) != 0) goto out;
         char *mp = path_join(resume_dir, "chirp.json");
@@ -344,7 +344,8 @@ int train_run(const TrainOptions *o) {
             long long have = json_is_boolean(v) ? json_is_true(v) : json_integer_value(v);
             if (v && have != same[i].want) {
                 chirp_fail("--resume: %s/chirp.json has %s %lld but this run asks for %lld; resume with the "
-                           "same data settings", resume_dir, same[i].key, have, same[i].want);
+                           "same data settings",
+                           resume_dir, same[i].key, have, same[i].want);
                 json_decref(mj);
                 goto out;
             }
@@ -357,19 +358,22 @@ int train_run(const TrainOptions *o) {
                                (json_is_integer(ga) ? json_integer_value(ga) : o->grad_accum);
         long long new_global = (long long)dp.size * o->grad_accum;
         if (rank0 && old_global != new_global)
-            fprintf(stderr, "chirp train: note: the checkpoint took %lld micro-batches per step (ranks x --grad-accum), "
-                    "this run takes %lld: the global batch changes from here on\n", old_global, new_global);
+            fprintf(stderr,
+                    "chirp train: note: the checkpoint took %lld micro-batches per step (ranks x --grad-accum), "
+                    "this run takes %lld: the global batch changes from here on\n",
+                    old_global, new_global);
         json_t *th = json_object_get(hp, "threads");
         if (rank0 && json_is_integer(th) && json_integer_value(th) != omp_get_max_threads())
-            fprintf(stderr, "chirp train: note: checkpoint was trained with %lld threads, now %d: losses will "
-                    "differ from an unbroken run in the last bits\n", (long long)json_integer_value(th),
-                    omp_get_max_threads());
+            fprintf(stderr,
+                    "chirp train: note: checkpoint was trained with %lld threads, now %d: losses will "
+                    "differ from an unbroken run in the last bits\n",
+                    (long long)json_integer_value(th), omp_get_max_threads());
         /* The position indexes windows of the rendered file: another file
          * (or template) would make it point at other tokens. */
         json_t *old_sha = json_object_get(json_object_get(json_object_get(mj, "data"), "sft"), "sha256");
-        if (is_sft && (!json_is_string(old_sha) ||
-                       strcmp(json_string_value(old_sha),
-                              json_string_value(json_object_get(sft.info, "sha256"))) != 0)) {
+        if (is_sft &&
+            (!json_is_string(old_sha) ||
+             strcmp(json_string_value(old_sha), json_string_value(json_object_get(sft.info, "sha256"))) != 0)) {
             chirp_fail("--resume: %s was not trained on this --sft file (sha256 differs or missing)", resume_dir);
             json_decref(mj);
             goto out;
@@ -384,7 +388,8 @@ int train_run(const TrainOptions *o) {
         }
     }
     if (dp.size > 1) {
-        char *setup = train_setup_lines(o, &m.cfg, is_sft ? NULL : &train, o->val_pattern && !is_sft ? &val : NULL, start);
+        char *setup =
+            train_setup_lines(o, &m.cfg, is_sft ? NULL : &train, o->val_pattern && !is_sft ? &val : NULL, start);
         int same = dp_check_same_setup(&dp, setup);
         free(setup);
         if (same != 0) goto out;
@@ -411,21 +416,22 @@ int train_run(const TrainOptions *o) {
     if (is_sft) snprintf(source, sizeof source, "from --sft conversations");
     else snprintf(source, sizeof source, "in %d shard(s)", train.nshards);
     if (rank0) {
-        fprintf(stderr,
-                "chirp train: %zu parameters (L=%d H=%d C=%d T=%d V=%d), %zu train tokens %s, B=%d T=%d x%d, %d threads",
-                m.num_params, m.cfg.n_layer, m.cfg.n_head, m.cfg.n_embd, m.cfg.n_ctx, m.cfg.vocab_size,
-                is_sft ? sft.train.n : train.total, source, o->B, o->T, o->grad_accum, omp_get_max_threads());
+        fprintf(
+            stderr,
+            "chirp train: %zu parameters (L=%d H=%d C=%d T=%d V=%d), %zu train tokens %s, B=%d T=%d x%d, %d threads",
+            m.num_params, m.cfg.n_layer, m.cfg.n_head, m.cfg.n_embd, m.cfg.n_ctx, m.cfg.vocab_size,
+            is_sft ? sft.train.n : train.total, source, o->B, o->T, o->grad_accum, omp_get_max_threads());
         if (dp.size > 1)
             fprintf(stderr, " per rank; %d ranks (%s), global batch %d x %d tokens%s", dp.size, comm->name,
                     dp.size * o->grad_accum * o->B, o->T, dp.zero ? ", ZeRO-1" : "");
         fputc('\n', stderr);
         /* The memory formula bench/train checks peak RSS against. */
         double opt_mb = 8.0 * (double)(dp.hi - dp.lo) / 1e6;
-        fprintf(stderr, "chirp train: memory: params+grads = 8 B x %zu = %.1f MB, AdamW m,v = %.1f MB%s; "
+        fprintf(stderr,
+                "chirp train: memory: params+grads = 8 B x %zu = %.1f MB, AdamW m,v = %.1f MB%s; "
                 "activations %.1f MB; sgemm: OpenBLAS %s, core %s\n",
-                m.num_params, 8.0 * m.num_params / 1e6, opt_mb,
-                dp.zero ? " (this rank's 1/N: ZeRO-1)" : "", 4.0 * acts.num_floats / 1e6, openblas_get_config(),
-                openblas_get_corename());
+                m.num_params, 8.0 * m.num_params / 1e6, opt_mb, dp.zero ? " (this rank's 1/N: ZeRO-1)" : "",
+                4.0 * acts.num_floats / 1e6, openblas_get_config(), openblas_get_corename());
     }
 
     Progress prog;
@@ -503,7 +509,8 @@ int train_run(const TrainOptions *o) {
             printf("step %lld loss %.6f lr %.6e norm %.4f ms %.1f tok/s %.0f%s\n", step, loss, lr, norm, ms, toks,
                    comm_part);
             fflush(stdout);
-            fprintf(logf, "{\"step\":%lld,\"loss\":%.9g,\"lr\":%.9g,\"norm\":%.9g,\"ms\":%.3f,\"tok_s\":%.1f,"
+            fprintf(logf,
+                    "{\"step\":%lld,\"loss\":%.9g,\"lr\":%.9g,\"norm\":%.9g,\"ms\":%.3f,\"tok_s\":%.1f,"
                     "\"comm_ms\":%.3f,\"waited_ms\":%.3f}\n",
                     step, loss, lr, norm, ms, toks, dp.comm_s * 1000.0, dp.waited_s * 1000.0);
         }
@@ -520,8 +527,8 @@ int train_run(const TrainOptions *o) {
         }
         if (logf) fflush(logf);
         if ((o->save_every > 0 && step % o->save_every == 0) || last) {
-            long long position = is_sft ? sft.train.batches
-                                        : base + (step - start) * (long long)o->grad_accum * dp.size;
+            long long position =
+                is_sft ? sft.train.batches : base + (step - start) * (long long)o->grad_accum * dp.size;
             if (save_checkpoint(o, &m, &opt, &dp, step, position, train_sh, val_sh, loss, is_sft ? &sft : NULL) != 0)
                 goto out;
             last_saved = step;

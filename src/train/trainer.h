@@ -14,33 +14,33 @@
 
 typedef struct TrainOptions {
     const char *train_pattern, *val_pattern;
-    const char *sft_path;     /* --sft: conversations file instead of shards;
+    const char *sft_path; /* --sft: conversations file instead of shards;
                                  val_pattern is then a conversations file too */
-    const char *init_dir;     /* --init */
-    const char *preset;       /* --model */
-    Gpt2Config arch;          /* --layers ... (used when no init/preset) */
+    const char *init_dir; /* --init */
+    const char *preset;   /* --model */
+    Gpt2Config arch;      /* --layers ... (used when no init/preset) */
     int vocab_override, ctx_override;
-    const char *tokenizer;    /* copied into checkpoints */
+    const char *tokenizer; /* copied into checkpoints */
     int B, T, grad_accum;
     long long steps;
-    double lr, min_lr;        /* min_lr < 0: lr / 10 */
+    double lr, min_lr; /* min_lr < 0: lr / 10 */
     long long warmup;
     LrSchedule schedule;
     double weight_decay, beta1, beta2, eps, grad_clip;
     unsigned long long seed;
     bool shuffle;
-    long long eval_every;     /* 0: only after the last step */
+    long long eval_every; /* 0: only after the last step */
     int eval_batches;
-    long long save_every;     /* 0: only after the last step */
-    int keep;                 /* 0: keep all */
+    long long save_every; /* 0: only after the last step */
+    int keep;             /* 0: keep all */
     const char *out_dir;
     bool resume;
-    int threads;              /* 0: OpenMP default */
-    bool quiet;               /* no progress line */
+    int threads; /* 0: OpenMP default */
+    bool quiet;  /* no progress line */
     /* Data-parallel training (data_parallel.h). comm NULL: one process. */
     Comm *comm;
-    bool zero;                /* --zero 1: shard the optimizer state */
-    double dist_timeout;      /* seconds without an answer from the other ranks before giving up */
+    bool zero;           /* --zero 1: shard the optimizer state */
+    double dist_timeout; /* seconds without an answer from the other ranks before giving up */
     /* Called (on rank 0) after each checkpoint is complete, with its path. */
     void (*on_checkpoint)(void *ctx, const char *dir);
     void *on_checkpoint_ctx;

@@ -10,14 +10,14 @@ typedef struct Buf {
 } Buf;
 
 void buf_push(Buf *b, const void *p, size_t n);
-void buf_grow(Buf *b, size_t extra);  /* room for len + extra + NUL */
+void buf_grow(Buf *b, size_t extra); /* room for len + extra + NUL */
 static inline void buf_putc(Buf *b, char c) {
     if (b->len + 2 > b->cap) buf_grow(b, 1);
     b->data[b->len++] = c;
 }
 /* Appends printf output (any length). */
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_terminate(Buf *b);  /* NUL after len, not counted */
+void buf_terminate(Buf *b); /* NUL after len, not counted */
 void buf_free(Buf *b);
 
 #endif

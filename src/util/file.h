@@ -16,7 +16,7 @@ int file_write_atomic(const char *path, const void *data, size_t len);
 /* Opens path.tmp for writing; file_commit() fsyncs, closes and renames it
  * over path. file_abort() closes and removes the temp file. */
 typedef struct AtomicFile {
-    void *fp;         /* FILE* */
+    void *fp; /* FILE* */
     char *path;
     char *tmp_path;
 } AtomicFile;

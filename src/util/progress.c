@@ -38,11 +38,11 @@ static void draw(Progress *p, double done, const char *extra, bool final) {
     if (p->total > 0 && !final) {
         char eta[32];
         format_eta(eta, sizeof eta, rate > 0 ? (p->total - done) / rate : -1);
-        n = snprintf(line, sizeof line, "%s: %.0f/%.0f %s (%.1f%%), %.1f %s/s, ETA %s", p->label, done,
-                     p->total, p->unit, 100.0 * done / p->total, rate, p->unit, eta);
+        n = snprintf(line, sizeof line, "%s: %.0f/%.0f %s (%.1f%%), %.1f %s/s, ETA %s", p->label, done, p->total,
+                     p->unit, 100.0 * done / p->total, rate, p->unit, eta);
     } else {
-        n = snprintf(line, sizeof line, "%s: %.0f %s, %.1f %s/s, %.1fs", p->label, done, p->unit, rate,
-                     p->unit, elapsed);
+        n = snprintf(line, sizeof line, "%s: %.0f %s, %.1f %s/s, %.1fs", p->label, done, p->unit, rate, p->unit,
+                     elapsed);
     }
     if (extra && n > 0 && (size_t)n < sizeof line) snprintf(line + n, sizeof line - n, ", %s", extra);
     if (p->tty) {

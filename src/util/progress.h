@@ -10,15 +10,15 @@
 #include <stdint.h>
 
 typedef struct Progress {
-    const char *label;     /* e.g. "tokenizer train" */
-    const char *unit;      /* e.g. "MB", "posts", "steps" */
-    double total;          /* 0 if unknown */
+    const char *label; /* e.g. "tokenizer train" */
+    const char *unit;  /* e.g. "MB", "posts", "steps" */
+    double total;      /* 0 if unknown */
     double start_time;
     double last_draw;
-    double log_interval;   /* seconds between plain log lines */
+    double log_interval; /* seconds between plain log lines */
     bool tty;
     bool quiet;
-    bool drew;             /* a live line is on screen */
+    bool drew; /* a live line is on screen */
 } Progress;
 
 void progress_init(Progress *p, const char *label, const char *unit, double total);

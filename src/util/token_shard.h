@@ -19,14 +19,14 @@
 #define SHARD_MAGIC_U16 20240520
 #define SHARD_MAGIC_U32 20240801
 #define SHARD_VERSION_U16 1
-#define SHARD_VERSION_U32 7   /* what llm.c's dev/data/data_common.py writes */
+#define SHARD_VERSION_U32 7 /* what llm.c's dev/data/data_common.py writes */
 #define SHARD_HEADER_INTS 256
 #define SHARD_HEADER_BYTES (SHARD_HEADER_INTS * 4)
 
 typedef struct ShardHeader {
-    int token_bytes;        /* 2 or 4 */
-    uint64_t count;         /* tokens */
-    uint64_t generation;    /* chirp prepare's run, or 0 */
+    int token_bytes;     /* 2 or 4 */
+    uint64_t count;      /* tokens */
+    uint64_t generation; /* chirp prepare's run, or 0 */
 } ShardHeader;
 
 /* Bytes per token a vocabulary of vocab_size ids needs: 2 up to 65,536 ids, else 4. */
