@@ -88,6 +88,118 @@ static void test_overlapping_pairs(void **state) {
     tokenizer_free(t);
 }
 
+/* The obvious BPE, for comparison: count every pair over every piece,
+ * merge the best (count, then smaller left id, then smaller right id)
+ * left to right in every piece, repeat. A token whose bytes an earlier one
+ * already has reuses that id, as the trainer does. */
+typedef struct NaiveTok {
+    char bytes[4096];
+    size_t len;
+} NaiveTok;
+
+static int naive_train(char **pieces, const int *counts, int np, int vocab, int min_freq, int (*merges)[2]) {
+    static NaiveTok toks[512];
+    int ntok = 256, nm = 0;
+    for (int b = 0; b < 256; b++) toks[b].bytes[0] = (char)b, toks[b].len = 1;
+    int **sym = malloc(sizeof(int *) * (size_t)np), *len = malloc(sizeof(int) * (size_t)np);
+    for (int w = 0; w < np; w++) {
+        len[w] = (int)strlen(pieces[w]);
+        sym[w] = malloc(sizeof(int) * (size_t)len[w]);
+        for (int i = 0; i < len[w]; i++) sym[w][i] = (unsigned char)pieces[w][i];
+    }
+    enum { MAXID = 512 };
+    assert_true(vocab <= MAXID);
+    long long(*cnt)[MAXID] = calloc(MAXID, sizeof *cnt);
+    while (ntok < vocab - 3) {
+        memset(cnt, 0, MAXID * sizeof *cnt);
+        for (int w = 0; w < np; w++)
+            for (int i = 0; i + 1 < len[w]; i++) cnt[sym[w][i]][sym[w][i + 1]] += counts[w];
+        long long best = 0;
+        int ba = -1, bb = -1;
+        for (int a = 0; a < ntok; a++) /* ascending ids: the first maximum wins ties */
+            for (int b = 0; b < ntok; b++)
+                if (cnt[a][b] > best) best = cnt[a][b], ba = a, bb = b;
+        if (ba < 0 || best < min_freq) break;
+        NaiveTok t;
+        t.len = toks[ba].len + toks[bb].len;
+        assert_true(t.len < sizeof t.bytes);
+        memcpy(t.bytes, toks[ba].bytes, toks[ba].len);
+        memcpy(t.bytes + toks[ba].len, toks[bb].bytes, toks[bb].len);
+        int z = -1;
+        for (int k = 0; k < ntok && z < 0; k++)
+            if (toks[k].len == t.len && memcmp(toks[k].bytes, t.bytes, t.len) == 0) z = k;
+        if (z < 0) toks[z = ntok++] = t;
+        merges[nm][0] = ba, merges[nm][1] = bb, nm++;
+        for (int w = 0; w < np; w++) {
+            int j = 0;
+            for (int i = 0; i < len[w];)
+                if (i + 1 < len[w] && sym[w][i] == ba && sym[w][i + 1] == bb) sym[w][j++] = z, i += 2;
+                else sym[w][j++] = sym[w][i++];
+            len[w] = j;
+        }
+    }
+    free(cnt);
+    for (int w = 0; w < np; w++) free(sym[w]);
+    free(sym);
+    free(len);
+    return nm;
+}
+
+/* Random pieces over a 3-letter alphabet (many overlapping pairs such as
+ * "aaa"), one of them 3,000 letters long: the trainer's merges equal the
+ * obvious algorithm's, pair for pair. */
+static void test_matches_naive_trainer(void **state) {
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        srand(40 + round);
+        enum { NP = 60 };
+        char *pieces[NP];
+        int counts[NP];
+        BpeTrainer *tr = bpe_trainer_new();
+        for (int w = 0; w < NP; w++) {
+            int n = w == 0 ? 3000 : 1 + rand() % 12;
+            pieces[w] = malloc((size_t)n + 1);
+            for (int i = 0; i < n; i++) pieces[w][i] = "abc"[rand() % (round == 2 ? 2 : 3)];
+            pieces[w][n] = '\0';
+            counts[w] = 1 + rand() % 4;
+            for (int c = 0; c < counts[w]; c++) bpe_trainer_add_text(tr, pieces[w], (size_t)n);
+        }
+        /* Equal pieces were added twice; the naive side must see them once. */
+        int np = 0;
+        for (int w = 0; w < NP; w++) {
+            int dup = -1;
+            for (int v = 0; v < np && dup < 0; v++)
+                if (strcmp(pieces[v], pieces[w]) == 0) dup = v;
+            if (dup >= 0) {
+                counts[dup] += counts[w];
+                free(pieces[w]);
+            } else {
+                pieces[np] = pieces[w];
+                counts[np++] = counts[w];
+            }
+        }
+        Tokenizer *t = bpe_trainer_train(tr, 256 + 60 + 3, 1, false);
+        assert_non_null(t);
+        static int merges[512][2];
+        int nm = naive_train(pieces, counts, np, 256 + 60 + 3, 1, merges);
+        assert_int_equal(tokenizer_merge_count(t), nm);
+        for (int k = 0; k < nm; k++) {
+            char *got = tokenizer_merge_entry(t, k);
+            TokenKind kind;
+            char *l = tokenizer_vocab_entry(t, merges[k][0], &kind), *r = tokenizer_vocab_entry(t, merges[k][1], &kind);
+            char want[256];
+            snprintf(want, sizeof want, "%s %s", l, r);
+            if (strcmp(got, want) != 0) fail_msg("round %d merge %d: trainer '%s', naive '%s'", round, k, got, want);
+            free(got);
+            free(l);
+            free(r);
+        }
+        tokenizer_free(t);
+        bpe_trainer_free(tr);
+        for (int w = 0; w < np; w++) free(pieces[w]);
+    }
+}
+
 static char *synthetic_text(size_t len, unsigned seed) {
     static const char *words[] = {"the", "post", "chirp", "über", "日本語", "😀",     "<|endoftext|>",  "\n",
                                   "  ",  "it's", "2024",  "!!",   "#tag",   "@user", "https://t.co/x", "\xff"};
@@ -454,6 +566,7 @@ int main(void) {
         cmocka_unit_test(test_hand_checked_merges),
         cmocka_unit_test(test_tie_breaking),
         cmocka_unit_test(test_overlapping_pairs),
+        cmocka_unit_test(test_matches_naive_trainer),
         cmocka_unit_test(test_training_is_deterministic),
         cmocka_unit_test(test_file_blocks_equal_whole_text),
         cmocka_unit_test(test_empty_training_input),

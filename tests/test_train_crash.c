@@ -78,11 +78,22 @@ static void test_kill_at_random_moments(void **state) {
     write_shard(shard, 5000, 300);
     srand((unsigned)time(NULL));
     int status, finished_early = 0;
+    /* How long startup and 5 steps take here (an ASan build is many
+     * times slower): the kills land anywhere from 0.2 to 1.5 times that. */
+    char calib[700];
+    snprintf(calib, sizeof calib, "%s/calibrate", dir);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t cal = start_train(shard, calib, 5);
+    waitpid(cal, &status, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    long span_us = (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
+    printf("  startup and 5 checkpointed steps: %.0f ms\n", span_us / 1e3);
     long long last = 0;
     for (int k = 0; k < KILLS; k++) {
         pid_t pid = start_train(shard, run, 1000000);
-        /* Startup, then a step and a checkpoint every few milliseconds. */
-        usleep((useconds_t)(2000 + rand() % 60000));
+        usleep((useconds_t)(span_us / 5 + rand() % (span_us + span_us / 3)));
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
         if (!WIFSIGNALED(status)) finished_early++;

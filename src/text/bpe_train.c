@@ -1,12 +1,16 @@
 /* bpe_train.c: BPE training over distinct pre-tokens with incremental pair
  * counts (see bpe_train.h for the rules).
  *
- * For each pair we keep its count and the list of pieces it occurs in. A
- * merge visits only those pieces, rewrites them in place and adjusts the
- * counts of the pairs around each occurrence, so a merge costs time in
- * proportion to where it applies, not to the corpus. A max-heap with lazy
- * deletion picks the next pair: an entry is used only if its count is still
- * the pair's count (every change pushes a fresh entry). */
+ * The distinct pieces lie end to end in one symbol array, each symbol
+ * linked to its live neighbours within its piece (a merged pair keeps its
+ * left slot; the right one dies). For each pair we keep its count and the
+ * positions where it occurs. A merge visits only those positions, left to
+ * right, rewrites each occurrence and adjusts the counts of the pairs
+ * around it, so a merge costs time in proportion to its occurrences, not to
+ * the length of the pieces holding them: a 100 MB piece with no space in it
+ * trains in about linear time (n log n for the sorts). A max-heap with lazy
+ * deletion picks the next pair: an entry is used only if its count is
+ * still the pair's count (every change pushes a fresh entry). */
 #include "text/bpe_train.h"
 
 #include "text/pretok.h"
@@ -23,16 +27,20 @@ const char *const chirp_special_tokens[CHIRP_N_SPECIAL] = {"<|endoftext|>", "<|i
 
 typedef struct Word {
     uint64_t key_off; /* bytes in tr->arena while counting */
-    uint32_t len;     /* bytes, then symbols */
-    uint32_t sym_off; /* symbols in tr->sym (after counting) */
+    uint32_t len;     /* bytes */
+    uint32_t sym_off; /* its first symbol in tr->sym (after counting) */
     int64_t count;
 } Word;
+
+/* A slot with no live neighbour on that side / a slot merged away. */
+#define NO_SLOT UINT32_MAX
+#define DEAD (-1)
 
 typedef struct Pair {
     int32_t left, right;
     int64_t count;
-    int32_t *words; /* pieces it (once) occurred in; may hold stale entries */
-    int32_t n_words, cap_words;
+    uint32_t *pos; /* slots of its left symbol, one per occurrence; may hold stale entries */
+    uint32_t n_pos, cap_pos;
     uint32_t dirty; /* merge step that last changed it */
 } Pair;
 
@@ -50,7 +58,8 @@ struct BpeTrainer {
     uint32_t word_mask;
     uint64_t bytes;
 
-    int32_t *sym;
+    int32_t *sym;          /* every piece's symbols, end to end; DEAD once merged into the left */
+    uint32_t *next, *prev; /* live neighbours within the piece, or NO_SLOT */
     Pair *pairs;
     int32_t n_pairs, cap_pairs;
     int32_t *pair_slot; /* pair index, -1 = empty */
@@ -80,7 +89,9 @@ void bpe_trainer_free(BpeTrainer *tr) {
     free(tr->words);
     free(tr->word_slot);
     free(tr->sym);
-    for (int32_t i = 0; i < tr->n_pairs; i++) free(tr->pairs[i].words);
+    free(tr->next);
+    free(tr->prev);
+    for (int32_t i = 0; i < tr->n_pairs; i++) free(tr->pairs[i].pos);
     free(tr->pairs);
     free(tr->pair_slot);
     free(tr->heap);
@@ -261,13 +272,12 @@ static int32_t pair_get(BpeTrainer *tr, int32_t a, int32_t b, bool create) {
     return p;
 }
 
-static void pair_add_word(Pair *p, int32_t w) {
-    if (p->n_words > 0 && p->words[p->n_words - 1] == w) return;
-    if (p->n_words == p->cap_words) {
-        p->cap_words = p->cap_words ? p->cap_words * 2 : 4;
-        p->words = xrealloc(p->words, sizeof(int32_t) * (size_t)p->cap_words);
+static void pair_add_pos(Pair *p, uint32_t slot) {
+    if (p->n_pos == p->cap_pos) {
+        p->cap_pos = p->cap_pos ? p->cap_pos + p->cap_pos / 2 : 4;
+        p->pos = xrealloc(p->pos, sizeof(uint32_t) * (size_t)p->cap_pos);
     }
-    p->words[p->n_words++] = w;
+    p->pos[p->n_pos++] = slot;
 }
 
 /* Higher count first; then smaller left id, then smaller right id. */
@@ -307,13 +317,14 @@ static HeapEntry heap_pop(BpeTrainer *tr) {
     return top;
 }
 
-/* Adds delta to a pair's count and marks it for a fresh heap entry. */
-static void pair_change(BpeTrainer *tr, int32_t a, int32_t b, int64_t delta, int32_t w, uint32_t step) {
+/* Adds delta to a pair's count (a new occurrence at slot when delta > 0)
+ * and marks it for a fresh heap entry. */
+static void pair_change(BpeTrainer *tr, int32_t a, int32_t b, int64_t delta, uint32_t slot, uint32_t step) {
     int32_t p = pair_get(tr, a, b, delta > 0);
     if (p < 0) return;
     Pair *pp = &tr->pairs[p];
     pp->count += delta;
-    if (delta > 0) pair_add_word(pp, w);
+    if (delta > 0) pair_add_pos(pp, slot);
     if (pp->dirty != step) {
         pp->dirty = step;
         if (tr->n_dirty == tr->cap_dirty) {
@@ -325,20 +336,41 @@ static void pair_change(BpeTrainer *tr, int32_t a, int32_t b, int64_t delta, int
 }
 
 static void init_pairs(BpeTrainer *tr) {
-    tr->sym = xmalloc(sizeof(int32_t) * (tr->arena_len ? tr->arena_len : 1));
+    size_t n = tr->arena_len ? (size_t)tr->arena_len : 1;
+    tr->sym = xmalloc(sizeof(int32_t) * n);
+    tr->next = xmalloc(sizeof(uint32_t) * n);
+    tr->prev = xmalloc(sizeof(uint32_t) * n);
     pair_table_grow(tr);
     uint32_t off = 0;
     for (int32_t w = 0; w < tr->n_words; w++) {
         Word *wd = &tr->words[w];
         const unsigned char *b = (const unsigned char *)tr->arena + wd->key_off;
         wd->sym_off = off;
-        for (uint32_t i = 0; i < wd->len; i++) tr->sym[off + i] = b[i];
+        for (uint32_t i = 0; i < wd->len; i++) {
+            tr->sym[off + i] = b[i];
+            tr->next[off + i] = i + 1 < wd->len ? off + i + 1 : NO_SLOT;
+            tr->prev[off + i] = i > 0 ? off + i - 1 : NO_SLOT;
+        }
+        /* First pass: counts, and occurrences in n_pos. */
         for (uint32_t i = 0; i + 1 < wd->len; i++) {
             int32_t p = pair_get(tr, b[i], b[i + 1], true);
             tr->pairs[p].count += wd->count;
-            pair_add_word(&tr->pairs[p], w);
+            tr->pairs[p].n_pos++;
         }
         off += wd->len;
+    }
+    /* Second pass: position lists of exactly that size (the initial lists
+     * hold one slot per byte of the text's distinct pieces: no slack). */
+    for (int32_t p = 0; p < tr->n_pairs; p++) {
+        tr->pairs[p].cap_pos = tr->pairs[p].n_pos;
+        tr->pairs[p].pos = xmalloc(sizeof(uint32_t) * tr->pairs[p].cap_pos);
+        tr->pairs[p].n_pos = 0;
+    }
+    for (int32_t w = 0; w < tr->n_words; w++) {
+        const Word *wd = &tr->words[w];
+        const int32_t *sy = tr->sym + wd->sym_off;
+        for (uint32_t i = 0; i + 1 < wd->len; i++)
+            pair_add_pos(&tr->pairs[pair_get(tr, sy[i], sy[i + 1], false)], wd->sym_off + i);
     }
     /* The piece bytes are now in sym; the arena is no longer needed. */
     free(tr->arena);
@@ -347,31 +379,62 @@ static void init_pairs(BpeTrainer *tr) {
         heap_push(tr, (HeapEntry){tr->pairs[p].count, tr->pairs[p].left, tr->pairs[p].right});
 }
 
-/* Replaces every (a, b) in word w by z, left to right, and updates the
- * counts of the pairs around each occurrence. */
-static void merge_word(BpeTrainer *tr, int32_t w, int32_t a, int32_t b, int32_t z, uint32_t step) {
-    Word *wd = &tr->words[w];
-    int32_t *s = tr->sym + wd->sym_off;
-    int64_t c = wd->count;
-    uint32_t n = wd->len, j = 0;
-    for (uint32_t i = 0; i < n;) {
-        if (i + 1 < n && s[i] == a && s[i + 1] == b) {
-            if (j > 0) {
-                pair_change(tr, s[j - 1], a, -c, w, step);
-                pair_change(tr, s[j - 1], z, c, w, step);
-            }
-            if (i + 2 < n) {
-                pair_change(tr, b, s[i + 2], -c, w, step);
-                pair_change(tr, z, s[i + 2], c, w, step);
-            }
-            pair_change(tr, a, b, -c, w, step);
-            s[j++] = z;
-            i += 2;
-        } else {
-            s[j++] = s[i++];
-        }
+/* The count of the piece holding a slot (pieces lie in sym_off order). */
+static int64_t count_at(const BpeTrainer *tr, uint32_t slot) {
+    int32_t lo = 0, hi = tr->n_words - 1;
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo + 1) / 2;
+        if (tr->words[mid].sym_off <= slot) lo = mid;
+        else hi = mid - 1;
     }
-    wd->len = j;
+    return tr->words[lo].count;
+}
+
+static int cmp_slot(const void *x, const void *y) {
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Replaces the occurrence of (a, b) whose left symbol is at slot i by z
+ * and updates the counts of the pairs around it. */
+static void merge_at(BpeTrainer *tr, uint32_t i, int32_t a, int32_t b, int32_t z, uint32_t step) {
+    uint32_t j = tr->next[i], h = tr->prev[i], k = tr->next[j];
+    int64_t c = count_at(tr, i);
+    if (h != NO_SLOT) {
+        pair_change(tr, tr->sym[h], a, -c, h, step);
+        pair_change(tr, tr->sym[h], z, c, h, step);
+    }
+    if (k != NO_SLOT) {
+        pair_change(tr, b, tr->sym[k], -c, i, step);
+        pair_change(tr, z, tr->sym[k], c, i, step);
+    }
+    pair_change(tr, a, b, -c, i, step);
+    tr->sym[i] = z;
+    tr->sym[j] = DEAD;
+    tr->next[i] = k;
+    if (k != NO_SLOT) tr->prev[k] = i;
+}
+
+/* Merges every live occurrence of pair p = (a, b) into z, left to right
+ * within a piece: in "a a a" the pair (a, a) merges at the first slot
+ * only, as HF does. A slot listed twice fails the liveness check the
+ * second time (its pair is merged), so duplicates need no care. */
+static void merge_pair(BpeTrainer *tr, int32_t p, int32_t a, int32_t b, int32_t z, uint32_t step) {
+    Pair *pp = &tr->pairs[p];
+    uint32_t *pos = pp->pos, n = pp->n_pos;
+    pp->pos = NULL; /* pair_change may grow tr->pairs: keep no pointer into it */
+    pp->n_pos = pp->cap_pos = 0;
+    /* Only (x, x) can overlap itself, so only then does the order matter.
+     * Its slots were appended in ascending order when x was made, unless x
+     * is a reused token made twice (see the caller), so sort them then. */
+    if (a == b && n > 1) qsort(pos, n, sizeof *pos, cmp_slot);
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = pos[k];
+        /* Stale entries: the slot was merged away or now starts another pair. */
+        if (tr->sym[i] != a || tr->next[i] == NO_SLOT || tr->sym[tr->next[i]] != b) continue;
+        merge_at(tr, i, a, b, z, step);
+    }
+    free(pos);
 }
 
 Tokenizer *bpe_trainer_train(BpeTrainer *tr, int vocab_size, int min_frequency, bool show_progress) {
@@ -390,8 +453,6 @@ Tokenizer *bpe_trainer_train(BpeTrainer *tr, int vocab_size, int min_frequency, 
         tok_add_token(t, b, &c, 1);
     }
     init_pairs(tr);
-    int32_t *words_copy = NULL;
-    size_t words_copy_cap = 0;
     int target = vocab_size - CHIRP_N_SPECIAL;
     Progress pr;
     progress_init(&pr, "tokenizer train: merges", "merges", target - 256);
@@ -422,19 +483,7 @@ Tokenizer *bpe_trainer_train(BpeTrainer *tr, int vocab_size, int min_frequency, 
         tok_add_merge(t, e.left, e.right);
         step++;
         tr->n_dirty = 0;
-        /* The word list can grow while we merge (other pairs only, but
-         * their lists share nothing with it); copy it to be safe. */
-        Pair *pp = &tr->pairs[p];
-        if ((size_t)pp->n_words > words_copy_cap) {
-            words_copy_cap = (size_t)pp->n_words * 2;
-            words_copy = xrealloc(words_copy, sizeof(int32_t) * words_copy_cap);
-        }
-        int32_t nw = pp->n_words;
-        memcpy(words_copy, pp->words, sizeof(int32_t) * (size_t)nw);
-        free(pp->words);
-        pp->words = NULL;
-        pp->n_words = pp->cap_words = 0;
-        for (int32_t k = 0; k < nw; k++) merge_word(tr, words_copy[k], e.left, e.right, z, step);
+        merge_pair(tr, p, e.left, e.right, z, step);
         for (int32_t k = 0; k < tr->n_dirty; k++) {
             Pair *d = &tr->pairs[tr->dirty[k]];
             if (d->count > 0) heap_push(tr, (HeapEntry){d->count, d->left, d->right});
@@ -442,7 +491,6 @@ Tokenizer *bpe_trainer_train(BpeTrainer *tr, int vocab_size, int min_frequency, 
         if ((t->n_merges & 63) == 0) progress_update(&pr, t->n_ids - 256, NULL);
     }
     free(cat);
-    free(words_copy);
     progress_finish(&pr, t->n_ids - 256, NULL);
     for (int k = 0; k < CHIRP_N_SPECIAL; k++) {
         const char *sp = chirp_special_tokens[k];
