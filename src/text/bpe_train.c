@@ -1,10 +1,11 @@
 /* bpe_train.c: BPE training over distinct pre-tokens with incremental pair
  * counts (see bpe_train.h for the rules).
  *
- * The distinct pieces lie end to end in one symbol array, each symbol
- * linked to its live neighbours within its piece (a merged pair keeps its
- * left slot; the right one dies). For each pair we keep its count and the
- * positions where it occurs. A merge visits only those positions, left to
+ * The distinct pieces lie end to end in one array of byte slots: a token
+ * sits in the slot of its first byte and the slots of its other bytes are
+ * DEAD, so the next token starts its length further on and the previous
+ * one at the first live slot to the left. For each pair we keep its count
+ * and the positions where it occurs. A merge visits only those positions, left to
  * right, rewrites each occurrence and adjusts the counts of the pairs
  * around it, so a merge costs time in proportion to its occurrences, not to
  * the length of the pieces holding them: a 100 MB piece with no space in it
@@ -32,8 +33,7 @@ typedef struct Word {
     int64_t count;
 } Word;
 
-/* A slot with no live neighbour on that side / a slot merged away. */
-#define NO_SLOT UINT32_MAX
+/* A slot inside a token (not its first byte). */
 #define DEAD (-1)
 
 typedef struct Pair {
@@ -58,8 +58,9 @@ struct BpeTrainer {
     uint32_t word_mask;
     uint64_t bytes;
 
-    int32_t *sym;          /* every piece's symbols, end to end; DEAD once merged into the left */
-    uint32_t *next, *prev; /* live neighbours within the piece, or NO_SLOT */
+    int32_t *sym;      /* one slot per byte of every piece, end to end: a token id or DEAD */
+    uint32_t *tok_len; /* bytes of each token id */
+    int32_t cap_tok_len;
     Pair *pairs;
     int32_t n_pairs, cap_pairs;
     int32_t *pair_slot; /* pair index, -1 = empty */
@@ -89,8 +90,7 @@ void bpe_trainer_free(BpeTrainer *tr) {
     free(tr->words);
     free(tr->word_slot);
     free(tr->sym);
-    free(tr->next);
-    free(tr->prev);
+    free(tr->tok_len);
     for (int32_t i = 0; i < tr->n_pairs; i++) free(tr->pairs[i].pos);
     free(tr->pairs);
     free(tr->pair_slot);
@@ -338,19 +338,16 @@ static void pair_change(BpeTrainer *tr, int32_t a, int32_t b, int64_t delta, uin
 static void init_pairs(BpeTrainer *tr) {
     size_t n = tr->arena_len ? (size_t)tr->arena_len : 1;
     tr->sym = xmalloc(sizeof(int32_t) * n);
-    tr->next = xmalloc(sizeof(uint32_t) * n);
-    tr->prev = xmalloc(sizeof(uint32_t) * n);
+    tr->cap_tok_len = 1024;
+    tr->tok_len = xmalloc(sizeof(uint32_t) * (size_t)tr->cap_tok_len);
+    for (int b = 0; b < 256; b++) tr->tok_len[b] = 1;
     pair_table_grow(tr);
     uint32_t off = 0;
     for (int32_t w = 0; w < tr->n_words; w++) {
         Word *wd = &tr->words[w];
         const unsigned char *b = (const unsigned char *)tr->arena + wd->key_off;
         wd->sym_off = off;
-        for (uint32_t i = 0; i < wd->len; i++) {
-            tr->sym[off + i] = b[i];
-            tr->next[off + i] = i + 1 < wd->len ? off + i + 1 : NO_SLOT;
-            tr->prev[off + i] = i > 0 ? off + i - 1 : NO_SLOT;
-        }
+        for (uint32_t i = 0; i < wd->len; i++) tr->sym[off + i] = b[i];
         /* First pass: counts, and occurrences in n_pos. */
         for (uint32_t i = 0; i + 1 < wd->len; i++) {
             int32_t p = pair_get(tr, b[i], b[i + 1], true);
@@ -379,15 +376,15 @@ static void init_pairs(BpeTrainer *tr) {
         heap_push(tr, (HeapEntry){tr->pairs[p].count, tr->pairs[p].left, tr->pairs[p].right});
 }
 
-/* The count of the piece holding a slot (pieces lie in sym_off order). */
-static int64_t count_at(const BpeTrainer *tr, uint32_t slot) {
+/* The piece holding a slot (pieces lie in sym_off order). */
+static const Word *word_at(const BpeTrainer *tr, uint32_t slot) {
     int32_t lo = 0, hi = tr->n_words - 1;
     while (lo < hi) {
         int32_t mid = lo + (hi - lo + 1) / 2;
         if (tr->words[mid].sym_off <= slot) lo = mid;
         else hi = mid - 1;
     }
-    return tr->words[lo].count;
+    return &tr->words[lo];
 }
 
 static int cmp_slot(const void *x, const void *y) {
@@ -395,24 +392,25 @@ static int cmp_slot(const void *x, const void *y) {
     return a < b ? -1 : a > b;
 }
 
-/* Replaces the occurrence of (a, b) whose left symbol is at slot i by z
- * and updates the counts of the pairs around it. */
-static void merge_at(BpeTrainer *tr, uint32_t i, int32_t a, int32_t b, int32_t z, uint32_t step) {
-    uint32_t j = tr->next[i], h = tr->prev[i], k = tr->next[j];
-    int64_t c = count_at(tr, i);
-    if (h != NO_SLOT) {
+/* Replaces the occurrence of (a, b) at slot i of piece w by z and updates
+ * the counts of the pairs around it: (h, a) becomes (h, z) and (b, k)
+ * becomes (z, k). */
+static void merge_at(BpeTrainer *tr, const Word *w, uint32_t i, int32_t a, int32_t b, int32_t z, uint32_t step) {
+    uint32_t j = i + tr->tok_len[a], k = j + tr->tok_len[b], end = w->sym_off + w->len;
+    int64_t c = w->count;
+    if (i > w->sym_off) {
+        uint32_t h = i - 1;
+        while (tr->sym[h] == DEAD) h--; /* the piece's first slot is never DEAD */
         pair_change(tr, tr->sym[h], a, -c, h, step);
         pair_change(tr, tr->sym[h], z, c, h, step);
     }
-    if (k != NO_SLOT) {
+    if (k < end) {
         pair_change(tr, b, tr->sym[k], -c, i, step);
         pair_change(tr, z, tr->sym[k], c, i, step);
     }
     pair_change(tr, a, b, -c, i, step);
     tr->sym[i] = z;
     tr->sym[j] = DEAD;
-    tr->next[i] = k;
-    if (k != NO_SLOT) tr->prev[k] = i;
 }
 
 /* Merges every live occurrence of pair p = (a, b) into z, left to right
@@ -431,8 +429,11 @@ static void merge_pair(BpeTrainer *tr, int32_t p, int32_t a, int32_t b, int32_t 
     for (uint32_t k = 0; k < n; k++) {
         uint32_t i = pos[k];
         /* Stale entries: the slot was merged away or now starts another pair. */
-        if (tr->sym[i] != a || tr->next[i] == NO_SLOT || tr->sym[tr->next[i]] != b) continue;
-        merge_at(tr, i, a, b, z, step);
+        if (tr->sym[i] != a) continue;
+        const Word *w = word_at(tr, i);
+        uint32_t j = i + tr->tok_len[a];
+        if (j >= w->sym_off + w->len || tr->sym[j] != b) continue;
+        merge_at(tr, w, i, a, b, z, step);
     }
     free(pos);
 }
@@ -481,6 +482,11 @@ Tokenizer *bpe_trainer_train(BpeTrainer *tr, int vocab_size, int min_frequency, 
             tok_add_token(t, z, cat, la + lb);
         }
         tok_add_merge(t, e.left, e.right);
+        if (z >= tr->cap_tok_len) {
+            tr->cap_tok_len = 2 * z;
+            tr->tok_len = xrealloc(tr->tok_len, sizeof(uint32_t) * (size_t)tr->cap_tok_len);
+        }
+        tr->tok_len[z] = (uint32_t)(la + lb);
         step++;
         tr->n_dirty = 0;
         merge_pair(tr, p, e.left, e.right, z, step);
