@@ -29,15 +29,6 @@ static uint32_t rng_next(uint64_t *s) {
     return (uint32_t)(*s >> 33);
 }
 
-static void write_shard(const char *path, const uint16_t *tok, size_t n) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    int32_t hdr[256] = {20240520, 1, (int32_t)n};
-    fwrite(hdr, 4, 256, f);
-    fwrite(tok, 2, n, f);
-    fclose(f);
-}
-
 /* ---- suffix index ---- */
 
 static uint64_t brute_count(const uint16_t *s, size_t n, const int32_t *q, size_t m) {
@@ -65,8 +56,8 @@ static void test_suffix_counts_match_brute_force(void **state) {
     snprintf(a, sizeof a, "%s/train_000.bin", dir);
     snprintf(b, sizeof b, "%s/train_001.bin", dir);
     snprintf(ixdir, sizeof ixdir, "%s/ix", dir);
-    write_shard(a, s, per);
-    write_shard(b, s + per, per);
+    test_write_shard(a, s, per, 20240520);
+    test_write_shard(b, s + per, per, 20240520);
     const char *shards[2] = {a, b};
     IndexBuildStats st;
     assert_int_equal(suffix_index_build(ixdir, shards, 2, &st), 0);
@@ -125,7 +116,7 @@ static void test_suffix_index_refuses_damage(void **state) {
     char a[512], ixdir[512], sa[600], cmd[1300];
     snprintf(a, sizeof a, "%s/train_000.bin", dir);
     snprintf(ixdir, sizeof ixdir, "%s/ix", dir);
-    write_shard(a, s, 100);
+    test_write_shard(a, s, 100, 20240520);
     const char *shards[1] = {a};
     IndexBuildStats st;
     assert_int_equal(suffix_index_build(ixdir, shards, 1, &st), 0);

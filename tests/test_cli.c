@@ -1,16 +1,10 @@
 /* test_cli.c: the CLI's contract: help, unknown commands and flags, exit codes. */
 #include "testutil.h"
 
-static int run_chirp(const char *args, char **out) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", chirp_bin(), args);
-    return run_capture(cmd, out);
-}
-
 static void test_help_lists_commands(void **state) {
     (void)state;
     char *out = NULL;
-    assert_int_equal(run_chirp("--help", &out), 0);
+    assert_int_equal(test_run_chirp("--help", &out), 0);
     assert_non_null(strstr(out, "tokenizer"));
     assert_non_null(strstr(out, "ingest"));
     assert_non_null(strstr(out, "train"));
@@ -20,8 +14,8 @@ static void test_help_lists_commands(void **state) {
 static void test_help_command_forms_agree(void **state) {
     (void)state;
     char *a = NULL, *b = NULL;
-    assert_int_equal(run_chirp("help tokenizer", &a), 0);
-    assert_int_equal(run_chirp("tokenizer --help", &b), 0);
+    assert_int_equal(test_run_chirp("help tokenizer", &a), 0);
+    assert_int_equal(test_run_chirp("tokenizer --help", &b), 0);
     assert_string_equal(a, b);
     assert_non_null(strstr(a, "usage: chirp tokenizer"));
     free(a);
@@ -30,13 +24,13 @@ static void test_help_command_forms_agree(void **state) {
 
 static void test_no_arguments_is_usage_error(void **state) {
     (void)state;
-    assert_int_equal(run_chirp("", NULL), 2);
+    assert_int_equal(test_run_chirp("", NULL), 2);
 }
 
 static void test_unknown_command_is_usage_error(void **state) {
     (void)state;
     char *out = NULL;
-    assert_int_equal(run_chirp("frobnicate", &out), 2);
+    assert_int_equal(test_run_chirp("frobnicate", &out), 2);
     assert_non_null(strstr(out, "unknown command 'frobnicate'"));
     /* One line, not a wall of text. */
     assert_int_equal(strchr(out, '\n') - out + 1, (long)strlen(out));
@@ -45,7 +39,7 @@ static void test_unknown_command_is_usage_error(void **state) {
 
 static void test_help_unknown_command(void **state) {
     (void)state;
-    assert_int_equal(run_chirp("help frobnicate", NULL), 2);
+    assert_int_equal(test_run_chirp("help frobnicate", NULL), 2);
 }
 
 int main(void) {

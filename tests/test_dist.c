@@ -196,26 +196,14 @@ static void test_worker_deadline(void **state) {
 static char dir[512], bin[4096];
 static bool have_mpi;
 
-static void write_shard(const char *path, int n, int V, unsigned seed) {
-    FILE *f = fopen(path, "wb");
-    int32_t hdr[256] = {20240520, 1, n};
-    fwrite(hdr, 4, 256, f);
-    for (int i = 0; i < n; i++) {
-        seed = seed * 1103515245u + 12345u;
-        uint16_t t = (uint16_t)((seed >> 8) % (unsigned)V);
-        fwrite(&t, 2, 1, f);
-    }
-    fclose(f);
-}
-
 static int setup(void **state) {
     (void)state;
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
     char p[700];
     snprintf(p, sizeof p, "%s/train.bin", dir);
-    write_shard(p, 30000, 300, 1);
+    test_random_shard(p, 30000, 300, 1);
     snprintf(p, sizeof p, "%s/val.bin", dir);
-    write_shard(p, 5000, 300, 2);
+    test_random_shard(p, 5000, 300, 2);
     have_mpi = run_capture("command -v mpirun >/dev/null 2>&1", NULL) == 0;
     /* Absolute: some commands below run from the data directory. */
     if (!realpath(chirp_bin(), bin)) snprintf(bin, sizeof bin, "%s", chirp_bin());

@@ -149,12 +149,6 @@ static void test_split_is_deterministic(void **state) {
     assert_true(val > 9500 && val < 10500);
 }
 
-static int run_chirp(const char *args, char **out) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", chirp_bin(), args);
-    return run_capture(cmd, out);
-}
-
 static void test_failed_ingest_keeps_old_catalog(void **state) {
     (void)state;
     const char *dir = test_tmpdir();
@@ -167,13 +161,13 @@ static void test_failed_ingest_keeps_old_catalog(void **state) {
     char *good = write_tmp(dir, "good.csv", "text\nanother post\n");
     char args[2048], *msg = NULL;
     snprintf(args, sizeof args, "ingest --input %s %s/missing.csv --out %s", good, dir, out);
-    assert_int_equal(run_chirp(args, &msg), 1);
+    assert_int_equal(test_run_chirp(args, &msg), 1);
     assert_non_null(strstr(msg, "missing.csv"));
     free(msg);
     /* A truncated zip archive: fatal too. */
     char *zip = write_tmp(dir, "cut.zip", "PK\x03\x04 not really a zip");
     snprintf(args, sizeof args, "ingest --input %s %s --out %s", good, zip, out);
-    assert_int_equal(run_chirp(args, &msg), 1);
+    assert_int_equal(test_run_chirp(args, &msg), 1);
     assert_non_null(strstr(msg, "cut.zip"));
     free(msg);
     char *after = file_read_all(cat, &after_len);
@@ -185,7 +179,7 @@ static void test_failed_ingest_keeps_old_catalog(void **state) {
     assert_int_equal(path_glob(pattern, &list), -1);
     /* A successful run replaces the dataset. */
     snprintf(args, sizeof args, "ingest --input %s --out %s", good, out);
-    assert_int_equal(run_chirp(args, NULL), 0);
+    assert_int_equal(test_run_chirp(args, NULL), 0);
     sqlite3 *db = catalog_open(out, false);
     assert_int_equal(q(db, "SELECT count(*) FROM posts"), 1);
     sqlite3_close(db);
@@ -247,37 +241,37 @@ static void test_cli_usage_and_stats(void **state) {
     (void)state;
     const char *dir = test_tmpdir();
     char args[2048], *msg = NULL;
-    assert_int_equal(run_chirp("ingest --out x", &msg), 2);
+    assert_int_equal(test_run_chirp("ingest --out x", &msg), 2);
     assert_non_null(strstr(msg, "--input"));
     free(msg);
-    assert_int_equal(run_chirp("ingest --input a.csv --out x --urls hide", &msg), 2);
+    assert_int_equal(test_run_chirp("ingest --input a.csv --out x --urls hide", &msg), 2);
     free(msg);
-    assert_int_equal(run_chirp("ingest --input a.csv --out x --format xml", &msg), 2);
+    assert_int_equal(test_run_chirp("ingest --input a.csv --out x --format xml", &msg), 2);
     free(msg);
-    assert_int_equal(run_chirp("ingest --input a.csv --out x --near-dup 1.5", &msg), 2);
+    assert_int_equal(test_run_chirp("ingest --input a.csv --out x --near-dup 1.5", &msg), 2);
     free(msg);
-    assert_int_equal(run_chirp("catalog stats", &msg), 2);
+    assert_int_equal(test_run_chirp("catalog stats", &msg), 2);
     free(msg);
     snprintf(args, sizeof args, "catalog stats %s/nothing", dir);
-    assert_int_equal(run_chirp(args, &msg), 1);
+    assert_int_equal(test_run_chirp(args, &msg), 1);
     assert_non_null(strstr(msg, "not a dataset"));
     free(msg);
     char *out = path_join(dir, "ds");
     ingest_sample(dir, out, 0.8);
     snprintf(args, sizeof args, "catalog stats %s", out);
-    assert_int_equal(run_chirp(args, &msg), 0);
+    assert_int_equal(test_run_chirp(args, &msg), 0);
     assert_non_null(strstr(msg, "13 posts, 2 kept"));
     assert_non_null(strstr(msg, "dropped:optout"));
     assert_non_null(strstr(msg, "sample.csv [csv]"));
     free(msg);
     /* A missing named column: exit 1, message names file and column. */
     snprintf(args, sizeof args, "ingest --input %s/sample.csv --text-field body --out %s/ds2", dir, dir);
-    assert_int_equal(run_chirp(args, &msg), 1);
+    assert_int_equal(test_run_chirp(args, &msg), 1);
     assert_non_null(strstr(msg, "sample.csv: line 1: no column 'body'"));
     free(msg);
     /* A malformed record is reported with file and record, the rest kept. */
     snprintf(args, sizeof args, "ingest --input %s/sample.csv --out %s/ds3", dir, dir);
-    assert_int_equal(run_chirp(args, &msg), 0);
+    assert_int_equal(test_run_chirp(args, &msg), 0);
     assert_non_null(strstr(msg, "sample.csv: record 7 (line 8): invalid UTF-8"));
     free(msg);
     free(out);
@@ -304,7 +298,7 @@ static void test_input_folders(void **state) {
     snprintf(nested, sizeof nested, "%s/nested", sub);
     assert_int_equal(dir_create(nested), 0);
     snprintf(args, sizeof args, "ingest --input %s --out %s/ds", sub, dir);
-    assert_int_equal(run_chirp(args, &msg), 0);
+    assert_int_equal(test_run_chirp(args, &msg), 0);
     const char *reasons[] = {"blob.dat: binary",
                              "nested: a folder",
                              "notes.md: format not recognised",
@@ -327,14 +321,14 @@ static void test_input_folders(void **state) {
     free(ds);
     /* A folder with nothing to read is an error that says so. */
     snprintf(args, sizeof args, "ingest --input %s --out %s/ds2", nested, dir);
-    assert_int_equal(run_chirp(args, &msg), 1);
+    assert_int_equal(test_run_chirp(args, &msg), 1);
     assert_non_null(strstr(msg, "no file in this folder has a format chirp reads"));
     free(msg);
 
     const char *trump = testdata_path("tweets-trump");
     if (!trump) return;
     snprintf(args, sizeof args, "ingest --input %s --out %s/trump", trump, dir);
-    assert_int_equal(run_chirp(args, &msg), 0);
+    assert_int_equal(test_run_chirp(args, &msg), 0);
     assert_non_null(strstr(msg, "README.md: format not recognised"));
     assert_non_null(strstr(msg, "from 5 file(s)"));
     free(msg);

@@ -13,12 +13,6 @@
 #include "util/error.h"
 #include "util/file.h"
 
-static int run_chirp(const char *args, char **out) {
-    char cmd[12400];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", chirp_bin(), args);
-    return run_capture(cmd, out);
-}
-
 /* Writes a minimal byte-level BPE tokenizer.json (256 byte tokens, one
  * merge, <|endoftext|> = 257): loads in milliseconds even under ASan, so
  * the CLI tests below stay fast. GPT-2's own is used in-process above. */
@@ -187,10 +181,10 @@ static void test_audit_cli(void **state) {
     char *ds = path_join(dir, "ds"), *data = path_join(dir, "data");
     ingest(csv, ds, NULL);
     snprintf(args, sizeof args, "prepare --dataset %s --tokenizer %s --out %s", ds, tok, data);
-    assert_int_equal(run_chirp(args, &out), 0);
+    assert_int_equal(test_run_chirp(args, &out), 0);
     free(out);
     snprintf(args, sizeof args, "audit --dataset %s --optout-check %s", ds, oo);
-    assert_int_equal(run_chirp(args, &out), 1);
+    assert_int_equal(test_run_chirp(args, &out), 1);
     /* post 7 + author 300's 20 posts (ids 2, 5, 8, ...) = 21 posts. */
     assert_non_null(strstr(out, "cover 21 catalog posts"));
     assert_non_null(strstr(out, "HIT: catalog row 7 (post 7) is kept in shard"));
@@ -203,9 +197,9 @@ static void test_audit_cli(void **state) {
     char *ds2 = path_join(dir, "ds2"), *data2 = path_join(dir, "data2");
     ingest(csv, ds2, oo);
     snprintf(args, sizeof args, "prepare --dataset %s --tokenizer %s --out %s", ds2, tok, data2);
-    assert_int_equal(run_chirp(args, NULL), 0);
+    assert_int_equal(test_run_chirp(args, NULL), 0);
     snprintf(args, sizeof args, "audit --dataset %s --optout-check %s", ds2, oo);
-    assert_int_equal(run_chirp(args, &out), 0);
+    assert_int_equal(test_run_chirp(args, &out), 0);
     assert_non_null(strstr(out, "cover 21 catalog posts"));
     assert_non_null(strstr(out, "39 documents"));
     assert_non_null(strstr(out, "0 documents match"));
@@ -214,27 +208,27 @@ static void test_audit_cli(void **state) {
 
     /* Post id and text lookups. */
     snprintf(args, sizeof args, "audit --dataset %s --post-id 7", ds2);
-    assert_int_equal(run_chirp(args, &out), 0);
+    assert_int_equal(test_run_chirp(args, &out), 0);
     assert_non_null(strstr(out, "decision: dropped:optout"));
     free(out);
     snprintf(args, sizeof args, "audit --dataset %s --post-id 9", ds2);
-    assert_int_equal(run_chirp(args, &out), 0);
+    assert_int_equal(test_run_chirp(args, &out), 0);
     assert_non_null(strstr(out, "decision: kept"));
     assert_non_null(strstr(out, "token offset"));
     free(out);
     snprintf(args, sizeof args,
              "audit --dataset %s --text 'Post number 9 says something odd, caf\xC3\xA9 \xF0\x9F\x98\x80'", ds2);
-    assert_int_equal(run_chirp(args, &out), 0);
+    assert_int_equal(test_run_chirp(args, &out), 0);
     assert_non_null(strstr(out, "post 9 by"));
     free(out);
     snprintf(args, sizeof args, "audit --dataset %s --text 'never posted'", ds2);
-    assert_int_equal(run_chirp(args, &out), 0);
+    assert_int_equal(test_run_chirp(args, &out), 0);
     assert_non_null(strstr(out, "not in the dataset"));
     free(out);
     snprintf(args, sizeof args, "audit --dataset %s --post-id 1 --text x", ds2);
-    assert_int_equal(run_chirp(args, NULL), 2);
+    assert_int_equal(test_run_chirp(args, NULL), 2);
     snprintf(args, sizeof args, "prepare --dataset %s --out %s", ds2, data2);
-    assert_int_equal(run_chirp(args, NULL), 2);
+    assert_int_equal(test_run_chirp(args, NULL), 2);
     free(ds);
     free(data);
     free(ds2);
@@ -253,7 +247,7 @@ static void test_train_tokenizer_cli(void **state) {
     char args[4096], *out = NULL;
     snprintf(args, sizeof args, "prepare --dataset %s --train-tokenizer --vocab-size 300 --tokenizer %s --out %s", ds,
              tok, data);
-    if (run_chirp(args, &out) != 0) fail_msg("%s", out);
+    if (test_run_chirp(args, &out) != 0) fail_msg("%s", out);
     free(out);
     char *json = path_join(tok, "tokenizer.json");
     Tokenizer *t = tokenizer_load(json);
@@ -265,12 +259,12 @@ static void test_train_tokenizer_cli(void **state) {
     char *oo = path_join(dir, "oo.txt");
     assert_int_equal(file_write_atomic(oo, "post:5\n", 7), 0);
     snprintf(args, sizeof args, "audit --dataset %s --optout-check %s", ds, oo);
-    assert_int_equal(run_chirp(args, &out), 1);
+    assert_int_equal(test_run_chirp(args, &out), 1);
     assert_non_null(strstr(out, "60 documents"));
     assert_non_null(strstr(out, "1 documents match"));
     free(out);
     snprintf(args, sizeof args, "prepare --dataset %s --train-tokenizer --tokenizer %s --out %s", ds, tok, data);
-    assert_int_equal(run_chirp(args, NULL), 2); /* needs --vocab-size */
+    assert_int_equal(test_run_chirp(args, NULL), 2); /* needs --vocab-size */
     free(oo);
     free(json);
     free(tok);

@@ -263,22 +263,6 @@ static void test_end_to_end_chat(void **state) {
     free(out);
 }
 
-static char *strip_timing(const char *s) {
-    char *out = malloc(strlen(s) + 1), *o = out;
-    while (*s) {
-        const char *nl = strchr(s, '\n');
-        size_t len = nl ? (size_t)(nl - s) : strlen(s);
-        const char *ms = strstr(s, " ms ");
-        size_t keep = (ms && ms < s + len) ? (size_t)(ms - s) : len;
-        memcpy(o, s, keep);
-        o += keep;
-        *o++ = '\n';
-        s += len + (nl ? 1 : 0);
-    }
-    *o = '\0';
-    return out;
-}
-
 static void test_resume_bit_identical(void **state) {
     (void)state;
     const char *dir = test_tmpdir();
@@ -297,7 +281,7 @@ static void test_resume_bit_identical(void **state) {
     assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "%s train %s --resume 2>/dev/null", chirp_bin(), common);
     assert_int_equal(run_capture(cmd, &resumed), 0);
-    char *a = strip_timing(full), *b = strip_timing(resumed);
+    char *a = test_strip_timing(full), *b = test_strip_timing(resumed);
     const char *a5 = strstr(a, "step 5 ");
     assert_non_null(a5);
     assert_non_null(strstr(a, "val step 10 loss "));

@@ -14,12 +14,6 @@
 #include "util/error.h"
 #include "util/file.h"
 
-static int run_chirp(const char *args, char **out) {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", chirp_bin(), args);
-    return run_capture(cmd, out);
-}
-
 /* n posts of random lowercase words (a fixed LCG), as a CSV and as a
  * plain-text corpus for the tokenizer. */
 static void write_posts(const char *dir, int n, int words) {
@@ -103,7 +97,7 @@ static void test_uint32_shards_at_70000(void **state) {
     write_posts(dir, 3000, 60);
     snprintf(args, sizeof args,
              "tokenizer train --input %s/corpus.txt --vocab-size 70000 --min-frequency 1 --out %s/tok", dir, dir);
-    assert_int_equal(run_chirp(args, NULL), 0);
+    assert_int_equal(test_run_chirp(args, NULL), 0);
     snprintf(tj, sizeof tj, "%s/tok/tokenizer.json", dir);
     Tokenizer *tok = tokenizer_load(tj);
     assert_non_null(tok);
@@ -111,10 +105,10 @@ static void test_uint32_shards_at_70000(void **state) {
     snprintf(ds, sizeof ds, "%s/ds", dir);
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(args, sizeof args, "ingest --input %s/posts.csv --near-dup 0 --out %s", dir, ds);
-    assert_int_equal(run_chirp(args, NULL), 0);
+    assert_int_equal(test_run_chirp(args, NULL), 0);
     snprintf(args, sizeof args, "prepare --dataset %s --tokenizer %s --out %s", ds, tj, data);
     char *out = NULL;
-    int rc = run_chirp(args, &out);
+    int rc = test_run_chirp(args, &out);
     if (rc != 0) fail_msg("prepare: %s", out);
     free(out);
 
@@ -142,7 +136,7 @@ static void test_uint32_shards_at_70000(void **state) {
         "--tokenizer %s --batch 2 --seq 32 --steps 3 --eval-batches 2 --out %s/run --threads 2",
         data, data, tj, dir);
     out = NULL;
-    rc = run_chirp(args, &out);
+    rc = test_run_chirp(args, &out);
     if (rc != 0) fail_msg("train: %s", out);
     const char *l1 = strstr(out, "step 1 loss ");
     assert_non_null(l1);
@@ -151,13 +145,13 @@ static void test_uint32_shards_at_70000(void **state) {
     free(out);
     snprintf(args, sizeof args, "eval --model %s/run/step_3 --data '%s/val_*.bin' --seq 32", dir, data);
     out = NULL;
-    rc = run_chirp(args, &out);
+    rc = test_run_chirp(args, &out);
     if (rc != 0) fail_msg("eval: %s", out);
     free(out);
 
     /* The audit index keeps 4 bytes a token and finds a post by its text. */
     snprintf(args, sizeof args, "audit index --dataset %s", ds);
-    assert_int_equal(run_chirp(args, NULL), 0);
+    assert_int_equal(test_run_chirp(args, NULL), 0);
     sqlite3 *db = catalog_open(ds, false);
     sqlite3_stmt *st = catalog_prepare(db, "SELECT source_id, text FROM posts WHERE split = 'train' LIMIT 1");
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -169,7 +163,7 @@ static void test_uint32_shards_at_70000(void **state) {
     *strrchr(text, ' ') = '\0'; /* whole words only */
     snprintf(args, sizeof args, "audit find --dataset %s --text '%s' --json", ds, text);
     out = NULL;
-    rc = run_chirp(args, &out);
+    rc = test_run_chirp(args, &out);
     if (rc != 0) fail_msg("audit find: %s", out);
     json_t *j = json_loads(out, 0, NULL);
     if (!j) fail_msg("audit find printed no JSON: %s", out);
@@ -203,7 +197,7 @@ static void check_train_view(const char *data, const char *ds, const Tokenizer *
     char args[2048];
     snprintf(args, sizeof args, "eval --model %s/model --data '%s/train_*.bin' --seq 16", ds, data);
     char *out = NULL;
-    int rc = run_chirp(args, &out);
+    int rc = test_run_chirp(args, &out);
     if (rc != 0 && !strstr(out, "interrupted chirp prepare")) fail_msg("eval after a crash: %s", out);
     free(out);
     (void)tok;
@@ -226,14 +220,14 @@ static void test_prepare_killed_at_every_step(void **state) {
         snprintf(ds, sizeof ds, "%s/ds", dir);
         snprintf(data, sizeof data, "%s/data", dir);
         snprintf(args, sizeof args, "ingest --input %s/posts.csv --near-dup 0 --out %s >/dev/null", dir, ds);
-        assert_int_equal(run_chirp(args, NULL), 0);
+        assert_int_equal(test_run_chirp(args, NULL), 0);
         /* The model eval uses after a crash (any model of this vocabulary). */
         snprintf(args, sizeof args, "cp -r %s %s/model", mdir, ds);
         assert_int_equal(run_capture(args, NULL), 0);
         /* The set in force: small shards, so the next run both replaces
          * and removes some. */
         snprintf(args, sizeof args, "prepare --dataset %s --tokenizer %s --out %s --shard-tokens 600", ds, tj, data);
-        assert_int_equal(run_chirp(args, NULL), 0);
+        assert_int_equal(test_run_chirp(args, NULL), 0);
         char cmd[8192];
         snprintf(cmd, sizeof cmd,
                  "CHIRP_CRASH_AT=%s %s prepare --dataset %s --tokenizer %s --out %s --shard-tokens 2000"
@@ -254,13 +248,13 @@ static void test_prepare_killed_at_every_step(void **state) {
         /* The next run finishes or undoes it, then does its own work. */
         snprintf(args, sizeof args, "prepare --dataset %s --tokenizer %s --out %s --shard-tokens 2000", ds, tj, data);
         char *out = NULL;
-        rc = run_chirp(args, &out);
+        rc = test_run_chirp(args, &out);
         if (rc != 0) fail_msg("prepare after a kill at %s: %s", points[k], out);
         free(out);
         check_manifest(ds, data, tok);
         assert_int_equal(leftovers(data), 0);
         snprintf(args, sizeof args, "eval --model %s/model --data '%s/train_*.bin' --seq 16", ds, data);
-        assert_int_equal(run_chirp(args, NULL), 0);
+        assert_int_equal(test_run_chirp(args, NULL), 0);
         db = catalog_open(ds, false);
         pending = catalog_get_meta(db, "shards_pending");
         assert_true(!pending || !*pending);

@@ -9,51 +9,14 @@
 #include "util/sha256.h"
 #include "util/file.h"
 
-static void write_shard(const char *path, const uint16_t *tok, int n, int32_t magic) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    int32_t hdr[256] = {magic, 1, n};
-    fwrite(hdr, 4, 256, f);
-    fwrite(tok, 2, (size_t)n, f);
-    fclose(f);
-}
-
-/* A random-token shard of n tokens < V. */
-static void random_shard(const char *path, int n, int V, unsigned seed) {
-    uint16_t *t = malloc((size_t)n * 2);
-    for (int i = 0; i < n; i++) {
-        seed = seed * 1103515245u + 12345u;
-        t[i] = (uint16_t)((seed >> 8) % (unsigned)V);
-    }
-    write_shard(path, t, n, 20240520);
-    free(t);
-}
-
-/* Drops " ms ... tok/s ..." (timing) from step lines. */
-static char *strip_timing(const char *s) {
-    char *out = malloc(strlen(s) + 1), *o = out;
-    while (*s) {
-        const char *nl = strchr(s, '\n');
-        size_t len = nl ? (size_t)(nl - s) : strlen(s);
-        const char *ms = strstr(s, " ms ");
-        size_t keep = (ms && ms < s + len) ? (size_t)(ms - s) : len;
-        memcpy(o, s, keep);
-        o += keep;
-        *o++ = '\n';
-        s += len + (nl ? 1 : 0);
-    }
-    *o = '\0';
-    return out;
-}
-
 static void test_resume_bit_identical(void **state) {
     (void)state;
     const char *dir = test_tmpdir();
     char shard[512], run[512], cmd[4096];
     snprintf(shard, sizeof shard, "%s/train_000.bin", dir);
-    random_shard(shard, 5000, 97, 1);
+    test_random_shard(shard, 5000, 97, 1);
     snprintf(shard, sizeof shard, "%s/train_001.bin", dir);
-    random_shard(shard, 3000, 97, 2);
+    test_random_shard(shard, 3000, 97, 2);
     snprintf(run, sizeof run, "%s/run", dir);
     const char *common =
         "--layers 2 --heads 2 --embd 16 --ctx 32 --vocab 97 --batch 3 --seq 16 --grad-accum 2 --steps 10 "
@@ -75,7 +38,7 @@ static void test_resume_bit_identical(void **state) {
     assert_int_equal(run_capture(cmd, &bad), 1);
     assert_non_null(strstr(bad, "batch 3"));
     free(bad);
-    char *a = strip_timing(full), *b = strip_timing(resumed);
+    char *a = test_strip_timing(full), *b = test_strip_timing(resumed);
     const char *a5 = strstr(a, "step 5 ");
     assert_non_null(a5);
     assert_string_equal(a5, b); /* steps 5..10, every digit */
@@ -97,7 +60,7 @@ static void test_checkpoint_layout_and_keep(void **state) {
     const char *dir = test_tmpdir();
     char shard[512], run[512], cmd[4096], tokjson[512];
     snprintf(shard, sizeof shard, "%s/d.bin", dir);
-    random_shard(shard, 2000, 50, 3);
+    test_random_shard(shard, 2000, 50, 3);
     /* What prepare writes beside its shards travels into chirp.json. */
     char prov[600];
     snprintf(prov, sizeof prov, "%s/provenance.json", dir);
@@ -193,7 +156,7 @@ static void test_bad_token_and_shard(void **state) {
     for (int i = 0; i < 300; i++) tok[i] = (uint16_t)(i % 40);
     tok[123] = 77; /* >= vocab 50 */
     snprintf(shard, sizeof shard, "%s/bad.bin", dir);
-    write_shard(shard, tok, 300, 20240520);
+    test_write_shard(shard, tok, 300, 20240520);
     const char *arch = "--layers 1 --heads 2 --embd 8 --ctx 16 --vocab 50 --batch 2 --seq 8 --steps 20";
     snprintf(cmd, sizeof cmd, "%s train --train %s %s --out %s/run 2>&1", chirp_bin(), shard, arch, dir);
     char *out = NULL;
@@ -201,7 +164,7 @@ static void test_bad_token_and_shard(void **state) {
     assert_non_null(strstr(out, "bad.bin"));
     assert_non_null(strstr(out, "offset 123"));
     free(out);
-    write_shard(shard, tok, 300, 12345);
+    test_write_shard(shard, tok, 300, 12345);
     assert_int_equal(run_capture(cmd, &out), 1);
     assert_non_null(strstr(out, "magic"));
     free(out);
@@ -231,7 +194,7 @@ static void test_nan_stops(void **state) {
     assert_int_equal(gpt2_save(&m, mdir), 0);
     gpt2_free(&m);
     snprintf(shard, sizeof shard, "%s/d.bin", dir);
-    random_shard(shard, 500, 50, 4);
+    test_random_shard(shard, 500, 50, 4);
     snprintf(cmd, sizeof cmd, "%s train --train %s --init %s --batch 2 --seq 8 --steps 5 --out %s/run 2>&1",
              chirp_bin(), shard, mdir, dir);
     char *out = NULL;

@@ -17,17 +17,6 @@
 
 #define KILLS 100
 
-static void write_shard(const char *path, int n, int vocab) {
-    FILE *f = fopen(path, "wb");
-    int32_t h[256] = {20240520, 1, n};
-    fwrite(h, sizeof h, 1, f);
-    for (int i = 0; i < n; i++) {
-        uint16_t t = (uint16_t)((i * 37 + i / 7) % vocab);
-        fwrite(&t, 2, 1, f);
-    }
-    fclose(f);
-}
-
 static pid_t start_train(const char *shard, const char *run, long steps) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -75,7 +64,7 @@ static void test_kill_at_random_moments(void **state) {
     snprintf(shard, sizeof shard, "%s/train_000.bin", dir);
     snprintf(run, sizeof run, "%s/run", dir);
     snprintf(ref, sizeof ref, "%s/ref", dir);
-    write_shard(shard, 5000, 300);
+    test_random_shard(shard, 5000, 300, 7);
     srand((unsigned)time(NULL));
     int status, finished_early = 0;
     /* How long startup and 5 steps take here (an ASan build is many

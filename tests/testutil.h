@@ -72,6 +72,56 @@ static inline int run_capture(const char *cmd, char **out) {
     return WEXITSTATUS(status);
 }
 
+/* Runs CHIRP_BIN ARGS through the shell with stderr folded into stdout;
+ * returns its exit status and, if out is non-NULL, what it printed. */
+static inline int test_run_chirp(const char *args, char **out) {
+    size_t n = strlen(chirp_bin()) + strlen(args) + 16;
+    char *cmd = malloc(n);
+    snprintf(cmd, n, "%s %s 2>&1", chirp_bin(), args);
+    int rc = run_capture(cmd, out);
+    free(cmd);
+    return rc;
+}
+
+/* Writes an llm.c token shard: the 256-word header (magic, version 1,
+ * count) and n uint16 tokens. A magic other than 20240520 makes a bad one. */
+static inline void test_write_shard(const char *path, const uint16_t *tok, size_t n, int32_t magic) {
+    FILE *f = fopen(path, "wb");
+    if (!f) abort();
+    int32_t hdr[256] = {magic, 1, (int32_t)n};
+    if (fwrite(hdr, 4, 256, f) != 256 || fwrite(tok, 2, n, f) != n) abort();
+    fclose(f);
+}
+
+/* A shard of n pseudo-random tokens below V (a fixed LCG from seed). */
+static inline void test_random_shard(const char *path, int n, int V, unsigned seed) {
+    uint16_t *t = malloc((size_t)n * 2);
+    for (int i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        t[i] = (uint16_t)((seed >> 8) % (unsigned)V);
+    }
+    test_write_shard(path, t, (size_t)n, 20240520);
+    free(t);
+}
+
+/* A copy of train's output without the " ms ... tok/s ..." timing part of
+ * each line, so two runs' logs can be compared. */
+static inline char *test_strip_timing(const char *s) {
+    char *out = malloc(strlen(s) + 2), *o = out;
+    while (*s) {
+        const char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        const char *ms = strstr(s, " ms ");
+        size_t keep = (ms && ms < s + len) ? (size_t)(ms - s) : len;
+        memcpy(o, s, keep);
+        o += keep;
+        *o++ = '\n';
+        s += len + (nl ? 1 : 0);
+    }
+    *o = '\0';
+    return out;
+}
+
 /* Whether node is installed (a message when it is not: the caller skips). */
 static inline int test_have_node(void) {
     if (run_capture("command -v node >/dev/null 2>&1", NULL) != 0) {
