@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <omp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,29 @@ static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
     (void)sig;
     interrupted = 1;
+}
+
+/* Waits at the prompt until a line can be read (1) or Ctrl-C is pressed
+ * (0). SIGINT stays blocked except inside ppoll, which unblocks it
+ * atomically, so a ^C typed just before the wait starts is not lost.
+ * For a terminal only: in canonical mode a readable terminal holds a whole
+ * line, so the getline that follows does not block. */
+static int wait_for_line(void) {
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    int got = 0;
+    while (!interrupted && !got) {
+        struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+        sigset_t wait_mask = old;
+        sigdelset(&wait_mask, SIGINT);
+        int n = ppoll(&p, 1, NULL, &wait_mask);
+        if (n > 0) got = 1;
+        else if (n < 0 && errno != EINTR) got = 1; /* let getline report it */
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return got;
 }
 
 typedef struct Chat {
@@ -147,6 +171,11 @@ static int run(int argc, char **argv) {
             fputs("> ", stdout);
             fflush(stdout);
         }
+        if (tty && !wait_for_line()) {
+            interrupted = 0;
+            fputs("\n(Ctrl-C: type /exit or press Ctrl-D to quit)\n", stderr);
+            continue;
+        }
         errno = 0;
         ssize_t len = getline(&line, &line_cap, stdin);
         if (len < 0) {
@@ -223,6 +252,7 @@ static int run(int argc, char **argv) {
         fputc('\n', stdout);
         fflush(stdout);
         if (strcmp(r.stopped, "interrupted") == 0) fputs("(stopped)\n", stderr);
+        interrupted = 0; /* that ^C was for this reply, not the next prompt */
         total_tokens += r.new_tokens;
         total_s += r.decode_s;
         const char *reply = r.text;
