@@ -111,10 +111,7 @@ static void test_chirp_tokenizer(void **state) {
  * tokens: no chat template in the file). */
 static void test_gpt2_tokenizer(void **state) {
     (void)state;
-#ifdef __SANITIZE_ADDRESS__
-    printf("  skipping under ASan: GPT-2's tokenizer takes a minute to load there\n");
-    skip();
-#endif
+    SKIP_UNDER_ASAN("GPT-2's tokenizer takes a minute to load there");
     const char *gpt2 = testdata_path("gpt2-tokenizer");
     if (!gpt2) skip();
     const char *dir = test_tmpdir();

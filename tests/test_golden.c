@@ -66,8 +66,7 @@ static void run_golden(const char *model_rel, const char *tokens_rel, const char
     for (int s = 0; s < steps; s++) {
         assert_int_equal(dataloader_next(&dl), 0);
         memset(grads, 0, m.num_params * sizeof(float));
-        float loss = gpt2_forward(&m, &a, dl.inputs, dl.targets, 1.0f);
-        gpt2_backward(&m, &a, grads);
+        float loss = gpt2_forward_backward(&m, &a, dl.inputs, dl.targets, 1.0f, grads, NULL, NULL);
         float norm = grad_global_norm(grads, m.num_params);
         grad_clip(grads, m.num_params, norm, 1.0);
         adamw_step(&opt, &m.cfg, m.param_buf, grads, lr);

@@ -44,13 +44,12 @@ static void test_logits_loss_grads(void **state) {
     Gpt2Acts a;
     assert_int_equal(gpt2_acts_init(&a, &m.cfg, B, T), 0);
     /* logits: forward without targets keeps them */
-    gpt2_forward(&m, &a, dl.inputs, NULL, 0.0f);
+    gpt2_forward(&m, &a, dl.inputs, NULL);
     double le = rel_err(a.logits, get(&ex, "logits", (size_t)B * T * V), (size_t)B * T * V);
     fprintf(stderr, "logits rel err %.3g\n", le);
     assert_true(le < 1e-5);
     float *grads = calloc(m.num_params, sizeof(float));
-    float loss = gpt2_forward(&m, &a, dl.inputs, dl.targets, 1.0f);
-    gpt2_backward(&m, &a, grads);
+    float loss = gpt2_forward_backward(&m, &a, dl.inputs, dl.targets, 1.0f, grads, NULL, NULL);
     float ref_loss = get(&ex, "loss", 1)[0];
     fprintf(stderr, "loss %.9g ref %.9g\n", loss, ref_loss);
     assert_true(fabs(loss - ref_loss) / ref_loss < 1e-6);
@@ -89,8 +88,7 @@ static void test_adamw_10_steps(void **state) {
     for (int s = 0; s < 10; s++) {
         assert_int_equal(dataloader_next(&dl), 0);
         memset(grads, 0, m.num_params * sizeof(float));
-        float loss = gpt2_forward(&m, &a, dl.inputs, dl.targets, 1.0f);
-        gpt2_backward(&m, &a, grads);
+        float loss = gpt2_forward_backward(&m, &a, dl.inputs, dl.targets, 1.0f, grads, NULL, NULL);
         float norm = grad_global_norm(grads, m.num_params);
         grad_clip(grads, m.num_params, norm, 1.0);
         adamw_step(&opt, &m.cfg, m.param_buf, grads, 1e-2);

@@ -111,10 +111,7 @@ static void check_tokenizer(const char *tj, const char *label) {
 
 static void test_gpt2_converted(void **state) {
     (void)state;
-#ifdef __SANITIZE_ADDRESS__
-    printf("  skipping under ASan: GPT-2's tokenizer takes a minute to load there\n");
-    skip();
-#endif
+    SKIP_UNDER_ASAN("GPT-2's tokenizer takes a minute to load there");
     const char *gpt2 = testdata_path("gpt2-tokenizer");
     if (!gpt2) skip();
     const char *dir = test_tmpdir();

@@ -24,6 +24,20 @@
 #include "model/gpt2.h"
 #include "text/tokenizer.h"
 
+/* Skips the current test in the ASan build, saying why (some inputs take
+ * minutes to load there; the release build runs the test). */
+#ifdef __SANITIZE_ADDRESS__
+#define SKIP_UNDER_ASAN(why)                        \
+    do {                                            \
+        printf("  skipping under ASan: %s\n", why); \
+        skip();                                     \
+    } while (0)
+#else
+#define SKIP_UNDER_ASAN(why) \
+    do {                     \
+    } while (0)
+#endif
+
 /* Path of a file under the test data folder, or NULL (test skipped) if the
  * folder is missing. Returns a static buffer. */
 static inline const char *testdata_path(const char *rel) {

@@ -8,19 +8,26 @@
 #include "model/ops.h"
 #include "util/error.h"
 
+/* The LM head and its cross-entropy run this many rows at a time, fused
+ * with their backward, so only [HEAD_ROWS, V] logits ever exist (25 MB at
+ * V = 50257) rather than [B*T, V] (411 MB at B8 T256). */
+#define HEAD_ROWS 128
+
+static size_t head_rows(size_t N) { return N < HEAD_ROWS ? N : HEAD_ROWS; }
+
 size_t gpt2_acts_floats(const Gpt2Config *cfg, int B, int T) {
     size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd, H = (size_t)cfg->n_head, V = (size_t)cfg->vocab_size;
     size_t N = (size_t)B * T;
-    size_t fwd = N * C                 /* encoded */
-                 + L * (N * C + 2 * N) /* ln1 */
-                 + L * N * 3 * C       /* qkv */
-                 + L * B * H * T * T   /* att */
-                 + L * N * C * 2       /* atty, res2 */
-                 + L * (N * C + 2 * N) /* ln2 */
-                 + L * N * 4 * C * 2   /* fch, fch_gelu */
-                 + L * N * C           /* res3 */
-                 + N * C + 2 * N       /* lnf */
-                 + N * V + N;          /* logits, losses */
+    size_t fwd = N * C                   /* encoded */
+                 + L * (N * C + 2 * N)   /* ln1 */
+                 + L * N * 3 * C         /* qkv */
+                 + L * B * H * T * T     /* att */
+                 + L * N * C * 2         /* atty, res2 */
+                 + L * (N * C + 2 * N)   /* ln2 */
+                 + L * N * 4 * C * 2     /* fch, fch_gelu */
+                 + L * N * C             /* res3 */
+                 + N * C + 2 * N         /* lnf */
+                 + head_rows(N) * V + N; /* one chunk of logits, losses */
     size_t bwd = N * C * 2 + N * 4 * C + attention_scratch_floats(T);
     return fwd + bwd;
 }
@@ -56,7 +63,7 @@ int gpt2_acts_init(Gpt2Acts *a, const Gpt2Config *cfg, int B, int T) {
     TAKE(lnf, N * C);
     TAKE(lnf_mean, N);
     TAKE(lnf_rstd, N);
-    TAKE(logits, N * V);
+    TAKE(head, head_rows(N) * V);
     TAKE(losses, N);
     TAKE(dres, N * C);
     TAKE(dsmall, N * C);
@@ -70,15 +77,17 @@ int gpt2_acts_init(Gpt2Acts *a, const Gpt2Config *cfg, int B, int T) {
 
 void gpt2_acts_destroy(Gpt2Acts *a) {
     free(a->buf);
+    free(a->logits);
     free(a->inputs);
     free(a->targets);
     memset(a, 0, sizeof *a);
 }
 
-float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets, float grad_scale) {
+/* Embeddings, the L blocks and the final LayerNorm: everything up to lnf. */
+static void forward_body(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs) {
     const Gpt2Config *cfg = &m->cfg;
     const Gpt2Params *w = &m->params;
-    int B = a->B, T = a->T, C = cfg->n_embd, H = cfg->n_head, V = cfg->vocab_size, L = cfg->n_layer;
+    int B = a->B, T = a->T, C = cfg->n_embd, H = cfg->n_head, L = cfg->n_layer;
     int N = B * T;
     size_t NC = (size_t)N * C;
     memcpy(a->inputs, inputs, (size_t)N * sizeof(int32_t));
@@ -104,19 +113,47 @@ float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->res3 + (size_t)(L - 1) * NC, w->lnfw, w->lnfb, N, C,
                       cfg->ln_eps);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C, 1.0f, a->lnf, C, w->wte, C, 0.0f, a->logits, V);
-    a->grads_ready = 0;
-    if (!targets) return 0.0f;
-    memcpy(a->targets, targets, (size_t)N * sizeof(int32_t));
+}
+
+/* The LM head and the mean cross-entropy over the unmasked targets, a
+ * chunk of rows at a time. With g (and some target unmasked), each chunk's
+ * logits become d(grad_scale * loss)/dlogits in place, and go straight on
+ * to dlnf (into a->dsmall) and to g->wte; *has_grads says whether they did. */
+static float head_loss(const Gpt2Model *m, Gpt2Acts *a, const int32_t *targets, float grad_scale, Gpt2Params *g,
+                       int *has_grads) {
+    const Gpt2Params *w = &m->params;
+    int C = m->cfg.n_embd, V = m->cfg.vocab_size, N = a->B * a->T;
     int count = 0;
     for (int n = 0; n < N; n++) count += targets[n] >= 0;
-    float dscale = count > 0 ? grad_scale / (float)count : 0.0f;
-    crossentropy_forward_backward(a->logits, a->losses, targets, N, V, dscale);
-    a->grads_ready = dscale != 0.0f;
+    float dscale = g && count > 0 ? grad_scale / (float)count : 0.0f;
+    int R = (int)head_rows((size_t)N);
+    for (int r0 = 0; r0 < N; r0 += R) {
+        int rn = N - r0 < R ? N - r0 : R;
+        const float *lnf = a->lnf + (size_t)r0 * C;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rn, V, C, 1.0f, lnf, C, w->wte, C, 0.0f, a->head, V);
+        crossentropy_forward_backward(a->head, a->losses + r0, targets + r0, rn, V, dscale);
+        if (!g || dscale == 0.0f) continue;
+        /* dlnf = dlogits @ wte, dwte += dlogits^T @ lnf */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rn, C, V, 1.0f, a->head, V, w->wte, C, 0.0f,
+                    a->dsmall + (size_t)r0 * C, C);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, rn, 1.0f, a->head, V, lnf, C, 1.0f, g->wte, C);
+    }
+    if (has_grads) *has_grads = dscale != 0.0f;
     /* Mean in double, then one rounding: within an ulp of torch's mean. */
     double s = 0.0;
     for (int n = 0; n < N; n++) s += a->losses[n];
     return count > 0 ? (float)(s / count) : 0.0f;
+}
+
+float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets) {
+    forward_body(m, a, inputs);
+    if (targets) return head_loss(m, a, targets, 0.0f, NULL, NULL);
+    /* Logits wanted: the whole [B*T, V], allocated on first use. */
+    int C = m->cfg.n_embd, V = m->cfg.vocab_size, N = a->B * a->T;
+    if (!a->logits) a->logits = xmalloc((size_t)N * V * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C, 1.0f, a->lnf, C, m->params.wte, C, 0.0f, a->logits,
+                V);
+    return 0.0f;
 }
 
 int gpt2_grad_groups(const Gpt2Config *cfg) { return cfg->n_layer + 2; }
@@ -145,9 +182,8 @@ int gpt2_grad_group_ranges(const Gpt2Config *cfg, int g, size_t off[12], size_t 
     return n;
 }
 
-void gpt2_backward(const Gpt2Model *m, Gpt2Acts *a, float *grads) { gpt2_backward_notify(m, a, grads, NULL, NULL); }
-
-void gpt2_backward_notify(const Gpt2Model *m, Gpt2Acts *a, float *grads, Gpt2GradReady ready, void *ctx) {
+float gpt2_forward_backward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets,
+                            float grad_scale, float *grads, Gpt2GradReady ready, void *ctx) {
     const Gpt2Config *cfg = &m->cfg;
     const Gpt2Params *w = &m->params;
     Gpt2Params g;
@@ -155,14 +191,14 @@ void gpt2_backward_notify(const Gpt2Model *m, Gpt2Acts *a, float *grads, Gpt2Gra
     int B = a->B, T = a->T, C = cfg->n_embd, H = cfg->n_head, V = cfg->vocab_size, L = cfg->n_layer;
     int N = B * T;
     size_t NC = (size_t)N * C;
-    if (!a->grads_ready) {
+    forward_body(m, a, inputs);
+    int has_grads = 0;
+    float loss = head_loss(m, a, targets, grad_scale, &g, &has_grads); /* leaves dlnf in a->dsmall */
+    if (!has_grads) {
         /* Nothing to add (every target masked): every group is final as is. */
         for (int gi = 0; ready && gi < L + 2; gi++) ready(ctx, gi);
-        return;
+        return loss;
     }
-    /* LM head: dlnf = dlogits @ wte, dwte += dlogits^T @ lnf */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, V, 1.0f, a->logits, V, w->wte, C, 0.0f, a->dsmall, C);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, N, 1.0f, a->logits, V, a->lnf, C, 1.0f, g.wte, C);
     memset(a->dres, 0, NC * sizeof(float));
     layernorm_backward(a->dres, g.lnfw, g.lnfb, a->dsmall, a->res3 + (size_t)(L - 1) * NC, w->lnfw, a->lnf_mean,
                        a->lnf_rstd, N, C);
@@ -192,6 +228,6 @@ void gpt2_backward_notify(const Gpt2Model *m, Gpt2Acts *a, float *grads, Gpt2Gra
         if (ready) ready(ctx, L - l);
     }
     encoder_backward(g.wte, g.wpe, a->dres, a->inputs, B, T, C, V);
-    a->grads_ready = 0;
     if (ready) ready(ctx, L + 1);
+    return loss;
 }

@@ -32,7 +32,8 @@ typedef struct Gpt2Acts {
     float *lnf;      /* [BT, C] */
     float *lnf_mean; /* [BT] */
     float *lnf_rstd; /* [BT] */
-    float *logits;   /* [BT, V]: logits, then dloss/dlogits after backward */
+    float *head;     /* [min(BT, 128), V]: one chunk of logits, then their gradient */
+    float *logits;   /* [BT, V], allocated by the first forward without targets */
     float *losses;   /* [BT] */
     /* backward scratch */
     float *dres;      /* [BT, C] residual-stream gradient */
@@ -41,7 +42,6 @@ typedef struct Gpt2Acts {
     float *datt;      /* attention_scratch_floats(T) */
     int32_t *inputs;  /* [BT] copies of the batch */
     int32_t *targets; /* [BT] */
-    int grads_ready;  /* forward ran with targets, logits hold gradients */
 } Gpt2Acts;
 
 /* Floats the activations take for this config and batch (the memory
@@ -53,16 +53,20 @@ void gpt2_acts_destroy(Gpt2Acts *a);
 
 /* Forward over inputs [B,T] (a->B x a->T tokens). With targets (entries
  * < 0 are masked out) returns the mean loss over the unmasked positions;
- * if grad_scale != 0 it also leaves d(grad_scale * loss)/dlogits in
- * a->logits for gpt2_backward (grad_scale = 1/K for K accumulated
- * micro-batches). Without targets it returns 0 and a->logits holds the
- * logits [B*T, V]. */
-float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets, float grad_scale);
+ * without them returns 0 and leaves the logits [B*T, V] in a->logits. */
+float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets);
 
-/* Backward of (grad_scale * mean loss) from the last forward: accumulates
- * into grads (num_params floats in parameter layout; zero it per step).
- * Does nothing if the forward computed no gradient. */
-void gpt2_backward(const Gpt2Model *m, Gpt2Acts *a, float *grads);
+typedef void (*Gpt2GradReady)(void *ctx, int group);
+
+/* Forward and backward of (grad_scale * mean loss) in one call (grad_scale
+ * = 1/K for K accumulated micro-batches): returns the mean loss and
+ * accumulates the gradients into grads (num_params floats in parameter
+ * layout; zero it per step). The LM head's backward runs inside its
+ * forward, a chunk of rows at a time, so the [B*T, V] logits are never
+ * stored. ready(ctx, g), when not NULL, is called as soon as group g's
+ * gradients in grads are final (see gpt2_grad_groups). */
+float gpt2_forward_backward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const int32_t *targets,
+                            float grad_scale, float *grads, Gpt2GradReady ready, void *ctx);
 
 /* Gradient groups, in the order the backward finishes them: group 0 is
  * the final LayerNorm, group g = 1 .. L is layer L - g, group L + 1 the
@@ -73,11 +77,5 @@ int gpt2_grad_groups(const Gpt2Config *cfg);
 
 /* The flat ranges (offset, length in floats) of group g: at most 12. */
 int gpt2_grad_group_ranges(const Gpt2Config *cfg, int g, size_t off[12], size_t len[12]);
-
-typedef void (*Gpt2GradReady)(void *ctx, int group);
-
-/* gpt2_backward that calls ready(ctx, g) as soon as group g's gradients
- * in grads are final (ready may be NULL). */
-void gpt2_backward_notify(const Gpt2Model *m, Gpt2Acts *a, float *grads, Gpt2GradReady ready, void *ctx);
 
 #endif

@@ -79,7 +79,7 @@ long long dp_batch_index(const DataParallel *dp, long long base, long long i, in
  * the last one (then groups are reduced as the backward finishes them). */
 float *dp_backward_target(DataParallel *dp, float *grads, float *micro, int k, int grad_accum, size_t n);
 
-/* The backward's gpt2_backward_notify callback (ctx = dp). */
+/* The gpt2_forward_backward ready callback (ctx = dp). */
 void dp_group_ready(void *ctx, int group);
 
 /* After a micro-step that was not the last: micro into grads. */

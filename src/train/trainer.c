@@ -139,7 +139,7 @@ static int eval_batches(const Gpt2Model *m, Gpt2Acts *a, DataLoader *dl, int n, 
     for (int i = dp->rank; rc == 0 && i < n; i += dp->size) {
         dataloader_seek(dl, i);
         if (dataloader_next(dl) != 0) rc = -1;
-        else losses[i] = gpt2_forward(m, a, dl->inputs, dl->targets, 0.0f);
+        else losses[i] = gpt2_forward(m, a, dl->inputs, dl->targets);
     }
     /* Everyone reaches the sum, even a rank that failed to read: a rank
      * that left the collective early would hang the others. */
@@ -160,7 +160,7 @@ static double sft_eval(const Gpt2Model *m, Gpt2Acts *a, SftData *d, int n) {
     long long cnt = 0;
     for (size_t w = 0; w < d->nwindows && w < (size_t)n; w++) {
         sft_window(d, w);
-        s += (double)gpt2_forward(m, a, d->inputs, d->targets, 0.0f) * d->count;
+        s += (double)gpt2_forward(m, a, d->inputs, d->targets) * d->count;
         cnt += d->count;
     }
     return cnt > 0 ? s / (double)cnt : 0;
@@ -458,8 +458,9 @@ int train_run(const TrainOptions *o) {
             for (int k = 0; k < o->grad_accum; k++) {
                 sft_next(&sft.train);
                 float w = (float)sft.train.count / (float)total;
-                loss_sum += (double)gpt2_forward(&m, &acts, sft.train.inputs, sft.train.targets, w) * sft.train.count;
-                gpt2_backward(&m, &acts, grads);
+                loss_sum += (double)gpt2_forward_backward(&m, &acts, sft.train.inputs, sft.train.targets, w, grads,
+                                                          NULL, NULL) *
+                            sft.train.count;
             }
             loss = (float)(loss_sum / (double)total);
         } else {
@@ -469,9 +470,9 @@ int train_run(const TrainOptions *o) {
             for (int k = 0; k < o->grad_accum; k++) {
                 dataloader_seek(&train, dp_batch_index(&dp, base, step - start - 1, k, o->grad_accum));
                 if (dataloader_next(&train) != 0) goto out;
-                loss_sum += gpt2_forward(&m, &acts, train.inputs, train.targets, 1.0f / (float)micro_total);
                 float *target = dp_backward_target(&dp, grads, micro, k, o->grad_accum, m.num_params);
-                gpt2_backward_notify(&m, &acts, target, dp_group_ready, &dp);
+                loss_sum += gpt2_forward_backward(&m, &acts, train.inputs, train.targets, 1.0f / (float)micro_total,
+                                                  target, dp_group_ready, &dp);
             }
             if (dp_finish_grads(&dp) != 0 || dp_sum_f64(&dp, &loss_sum, 1) != 0) goto out;
             loss = (float)(loss_sum / micro_total);
@@ -594,7 +595,7 @@ int eval_dataset(const Gpt2Model *m, const char *pattern, int B, int T, double *
             }
         }
         if (rc) break;
-        float l = gpt2_forward(m, &a, in, tg, 0.0f);
+        float l = gpt2_forward(m, &a, in, tg);
         sum += (double)l * cnt;
         n += cnt;
     }
