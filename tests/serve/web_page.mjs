@@ -65,8 +65,9 @@ await check('Stop ends a reply mid-stream', async () => {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 50, downloadThroughput: 1500, uploadThroughput: -1 });
-  // A new chat, and a reply budget that fits the 2,048-token context
-  // whatever the earlier replies were (the server refuses one that does not).
+  // A new chat: after long earlier replies the next prompt can outgrow the
+  // 2,048-token context, and the page's retry after the server's 400 (it
+  // drops the oldest turns) shows in the console as a failed load.
   await page.click('#new-chat');
   await page.click('#toggle-about');
   await page.fill('#max-tokens', '1500');
