@@ -60,11 +60,14 @@ static void test_ctrl_c_stops_the_reply(void **state) {
      * this model never picks a stop token, so replies run 2,000 tokens). */
     assert_int_equal(test_tiny_model_ctx(dir, sizeof dir, 7, 2048), 0);
     int master = posix_openpt(O_RDWR | O_NOCTTY);
-    assert_true(master >= 0);
-    assert_int_equal(grantpt(master), 0);
-    assert_int_equal(unlockpt(master), 0);
     char slave_name[128];
-    assert_int_equal(ptsname_r(master, slave_name, sizeof slave_name), 0);
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 ||
+        ptsname_r(master, slave_name, sizeof slave_name) != 0) {
+        /* A container without /dev/pts cannot give us a terminal. */
+        printf("  skipping: no pseudo-terminal here (%s)\n", strerror(errno));
+        if (master >= 0) close(master);
+        skip();
+    }
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
