@@ -78,9 +78,7 @@ static void test_ctrl_c_stops_the_reply(void **state) {
         dup2(slave, 1);
         dup2(slave, 2);
         close(master);
-        char maxtok[32];
-        snprintf(maxtok, sizeof maxtok, "%d", 2000);
-        execl(chirp_bin(), chirp_bin(), "chat", "--model", dir, "--max-tokens", maxtok, "--temperature", "0",
+        execl(chirp_bin(), chirp_bin(), "chat", "--model", dir, "--max-tokens", "2000", "--temperature", "0",
               "--threads", "1", (char *)NULL);
         _exit(127);
     }

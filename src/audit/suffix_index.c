@@ -43,12 +43,8 @@ int suffix_index_build(const char *dir, const char *const *shards, int nshards, 
     /* The token width: 4 bytes if any shard holds uint32 tokens. */
     int w = 2;
     for (int i = 0; i < nshards; i++) {
-        FILE *f = fopen(shards[i], "rb");
-        int32_t words[SHARD_HEADER_INTS];
         ShardHeader h;
-        int ok = f && fread(words, sizeof words, 1, f) == 1 && shard_header_decode(words, shards[i], &h) == 0;
-        if (f) fclose(f);
-        if (!ok) return f ? -1 : chirp_fail_errno("%s", shards[i]);
+        if (shard_read_header(shards[i], &h) != 0) return -1;
         if (h.token_bytes == 4) w = 4;
     }
     /* The stream, big-endian, and every shard's place in it. */

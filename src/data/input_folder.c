@@ -12,11 +12,6 @@
 #include <sys/stat.h>
 #include <zip.h>
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcasecmp(s + a - b, suffix) == 0;
-}
-
 static int is_x_archive_folder(const char *path) {
     char *t = path_join(path, "data/tweets.js");
     int yes = path_exists(t);
@@ -54,7 +49,7 @@ const char *input_folder_entry_format(const char *path, const char **why) {
         return *why = "a folder (folders inside a folder are not read)", NULL;
     }
     if (!S_ISREG(st.st_mode)) return *why = "not a regular file", NULL;
-    if (ends_with(path, ".zip")) {
+    if (path_has_suffix(path, ".zip")) {
         if (zip_has_tweets(path)) return "x-archive";
         return *why = "a zip that is not an X archive (no data/tweets.js)", NULL;
     }
@@ -64,17 +59,17 @@ const char *input_folder_entry_format(const char *path, const char **why) {
     if (n < 0) return *why = "cannot be read", NULL;
     if (n == 0) return *why = "empty", NULL;
     if (memchr(head, '\0', (size_t)n)) return *why = "binary", NULL;
-    if (ends_with(path, ".csv")) return "csv";
-    if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson")) return "jsonl";
+    if (path_has_suffix(path, ".csv")) return "csv";
+    if (path_has_suffix(path, ".jsonl") || path_has_suffix(path, ".ndjson")) return "jsonl";
     long i = 0;
     while (i < n && strchr(" \t\r\n", head[i])) i++;
-    if (ends_with(path, ".json")) {
+    if (path_has_suffix(path, ".json")) {
         if (head[i] == '[') return "trump-archive";
         if (head[i] == '{') return "jsonl";
         return *why = "a .json file that is neither an array of posts nor JSON lines", NULL;
     }
     if (strncmp(head, "window.YTD.", 11) == 0) return "x-archive";
-    if (ends_with(path, ".txt")) return "text";
+    if (path_has_suffix(path, ".txt")) return "text";
     if (strstr(head, "\n%\n") || strncmp(head, "%\n", 2) == 0) return "fortune";
     return *why = "format not recognised (give it as its own --input with --format, or name it .txt)", NULL;
 }

@@ -56,25 +56,40 @@ static uint64_t new_generation(void) {
     return g ? g : 1;
 }
 
-/* The switch an interrupted run left (meta shards_pending = "GEN TRAIN
- * VAL"), finished; or the .next files of one that did not commit, removed. */
-static int finish_interrupted(sqlite3 *db, const char *dataset, const char *out) {
-    char *pending = catalog_get_meta(db, "shards_pending");
+/* Completes the switch the catalog marks pending (meta shards_pending =
+ * "GEN TRAIN VAL" for the folder in meta data_dir): the .next files go
+ * over the shards, provenance.json is rewritten, the mark is cleared.
+ * *pending says whether there was one. */
+static int complete_switch(sqlite3 *db, const char *dataset, bool *pending) {
+    char *mark = catalog_get_meta(db, "shards_pending");
     char *dir = catalog_get_meta(db, "data_dir");
     unsigned long long gen;
     int ntrain, nval, rc = 0;
-    if (pending && *pending && dir && sscanf(pending, "%llx %d %d", &gen, &ntrain, &nval) == 3) {
-        fprintf(stderr, "prepare: finishing the shard switch an interrupted run left in %s\n", dir);
+    *pending = mark && *mark && dir && sscanf(mark, "%llx %d %d", &gen, &ntrain, &nval) == 3;
+    if (*pending) {
         rc = shard_set_switch(dir, "train", ntrain, gen);
         if (rc == 0) rc = shard_set_switch(dir, "val", nval, gen);
+        crashpoint("prepare:switched");
         if (rc == 0) rc = provenance_write(db, dataset, dir);
+        crashpoint("prepare:provenance-written");
         if (rc == 0) rc = catalog_set_meta(db, "shards_pending", "");
-    } else {
-        if (dir) shard_set_discard_next(dir);
+    } else if (dir) {
+        shard_set_discard_next(dir); /* written by a run that did not commit */
     }
-    shard_set_discard_next(out);
-    free(pending);
+    free(mark);
     free(dir);
+    return rc;
+}
+
+/* Before a run: the switch an interrupted run left, finished; or the .next
+ * files of one that did not commit, removed. */
+static int finish_interrupted(sqlite3 *db, const char *dataset, const char *out) {
+    char *mark = catalog_get_meta(db, "shards_pending");
+    if (mark && *mark) fprintf(stderr, "prepare: finishing the shard switch an interrupted run left\n");
+    free(mark);
+    bool pending;
+    int rc = complete_switch(db, dataset, &pending);
+    shard_set_discard_next(out);
     return rc;
 }
 
@@ -208,12 +223,8 @@ int prepare_run(const PrepareOptions *opt, const Tokenizer *tok, PrepareStats *s
             shard_set_discard_next(opt->out);
         }
         crashpoint("prepare:manifest-committed");
-        if (rc == 0) rc = shard_set_switch(opt->out, "train", stats->train_shards, generation);
-        if (rc == 0) rc = shard_set_switch(opt->out, "val", stats->val_shards, generation);
-        crashpoint("prepare:switched");
-        if (rc == 0) rc = provenance_write(db, opt->dataset, opt->out);
-        crashpoint("prepare:provenance-written");
-        if (rc == 0) rc = catalog_set_meta(db, "shards_pending", "");
+        bool switched;
+        if (rc == 0) rc = complete_switch(db, opt->dataset, &switched);
     } else {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         shard_set_discard_next(opt->out);

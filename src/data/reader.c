@@ -7,15 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcasecmp(s + a - b, suffix) == 0;
-}
-
 const char *reader_detect_format(const char *path) {
-    if (path_is_dir(path) || ends_with(path, ".zip") || ends_with(path, "tweets.js")) return "x-archive";
-    if (ends_with(path, ".csv")) return "csv";
-    if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson")) return "jsonl";
+    if (path_is_dir(path) || path_has_suffix(path, ".zip") || path_has_suffix(path, "tweets.js")) return "x-archive";
+    if (path_has_suffix(path, ".csv")) return "csv";
+    if (path_has_suffix(path, ".jsonl") || path_has_suffix(path, ".ndjson")) return "jsonl";
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     char head[4096];
@@ -24,10 +19,10 @@ const char *reader_detect_format(const char *path) {
     head[n] = '\0';
     size_t i = 0;
     while (i < n && (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t')) i++;
-    if (ends_with(path, ".json") || head[i] == '[') return head[i] == '{' ? "jsonl" : "trump-archive";
+    if (path_has_suffix(path, ".json") || head[i] == '[') return head[i] == '{' ? "jsonl" : "trump-archive";
     if (head[i] == '{') return "jsonl";
     if (strncmp(head, "window.YTD.", 11) == 0) return "x-archive";
-    if (ends_with(path, ".txt")) return "text";
+    if (path_has_suffix(path, ".txt")) return "text";
     /* Fortune files separate entries with lines holding just "%". */
     if (strstr(head, "\n%\n") || strncmp(head, "%\n", 2) == 0) return "fortune";
     return "text";

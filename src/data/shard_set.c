@@ -1,6 +1,7 @@
 /* shard_set.c: see shard_set.h. */
 #include "data/shard_set.h"
 
+#include "data/shards.h"
 #include "util/crashpoint.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -11,19 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int shard_generation(const char *path, unsigned long long *gen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return chirp_fail_errno("%s", path);
-    int32_t words[SHARD_HEADER_INTS];
-    ShardHeader h;
-    int ok = fread(words, sizeof words, 1, f) == 1;
-    fclose(f);
-    if (!ok) return chirp_fail("%s: too short for a shard header", path);
-    if (shard_header_decode(words, path, &h) != 0) return -1;
-    *gen = h.generation;
-    return 0;
-}
 
 int shard_set_switch(const char *dir, const char *split, int count, unsigned long long generation) {
     char name[96];
@@ -39,8 +27,9 @@ int shard_set_switch(const char *dir, const char *split, int count, unsigned lon
             crashpoint("prepare:switching");
         } else {
             /* Renamed by an earlier, interrupted switch: it must be ours. */
-            unsigned long long g = 0;
-            rc = shard_generation(to, &g);
+            ShardHeader h = {0};
+            rc = shard_read_header(to, &h);
+            unsigned long long g = h.generation;
             if (rc == 0 && g != generation)
                 rc = chirp_fail("%s: neither the new shard nor its .next file is there (generation %llx, expected "
                                 "%llx); run chirp prepare again",

@@ -105,20 +105,29 @@ void shard_writer_abort(ShardWriter *w) {
     w->dir = NULL;
 }
 
+/* Reads and decodes the header of an open shard, leaving f at its tokens. */
+static int read_header(FILE *f, const char *path, ShardHeader *h) {
+    int32_t words[SHARD_HEADER_INTS];
+    if (fread(words, sizeof words, 1, f) != 1) return chirp_fail("%s: too short for an llm.c shard header", path);
+    return shard_header_decode(words, path, h);
+}
+
+int shard_read_header(const char *path, ShardHeader *h) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return chirp_fail_errno("%s", path);
+    int rc = read_header(f, path, h);
+    fclose(f);
+    return rc;
+}
+
 uint32_t *shard_read(const char *path, size_t *ntokens, ShardHeader *hout) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         chirp_fail_errno("%s", path);
         return NULL;
     }
-    int32_t words[SHARD_HEADER_INTS];
     ShardHeader h;
-    if (fread(words, sizeof words, 1, f) != 1) {
-        chirp_fail("%s: too short for an llm.c shard header", path);
-        fclose(f);
-        return NULL;
-    }
-    if (shard_header_decode(words, path, &h) != 0) {
+    if (read_header(f, path, &h) != 0) {
         fclose(f);
         return NULL;
     }

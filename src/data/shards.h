@@ -41,6 +41,10 @@ int shard_writer_add(ShardWriter *w, const int32_t *ids, size_t n, int32_t eot, 
 int shard_writer_finish(ShardWriter *w);
 void shard_writer_abort(ShardWriter *w);
 
+/* Reads and checks just the header of a shard. Returns 0, or -1 with the
+ * error set. */
+int shard_read_header(const char *path, ShardHeader *h);
+
 /* Reads a whole shard of either width: returns malloc'd tokens and their
  * count (and the header, if h is non-NULL), or NULL with the error set
  * (bad magic, version, or a size that disagrees). */

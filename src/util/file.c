@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -182,4 +183,9 @@ void path_list_free(char **list) {
     if (!list) return;
     for (char **p = list; *p; p++) free(*p);
     free(list);
+}
+
+bool path_has_suffix(const char *path, const char *suffix) {
+    size_t a = strlen(path), b = strlen(suffix);
+    return a >= b && strcasecmp(path + a - b, suffix) == 0;
 }

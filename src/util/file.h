@@ -32,6 +32,9 @@ bool path_exists(const char *path);
 /* fsync a directory so a rename inside it is durable. */
 int dir_sync(const char *path);
 
+/* Whether path ends with suffix, ignoring ASCII case (".CSV" is ".csv"). */
+bool path_has_suffix(const char *path, const char *suffix);
+
 /* Joins a directory and a name into a new string. Caller frees. */
 char *path_join(const char *dir, const char *name);
 
