@@ -34,7 +34,7 @@ ifneq ($(MPI_LIBS),)
   LDLIBS     += $(MPI_LIBS)
 endif
 
-LIB_SRC  := $(sort $(wildcard src/util/*.c src/text/*.c src/data/*.c src/model/*.c src/dist/*.c \
+LIB_SRC  := $(sort $(wildcard src/util/*.c src/text/*.c src/data/*.c src/compute/*.c src/model/*.c src/dist/*.c \
                              src/train/*.c src/infer/*.c src/serve/*.c src/audit/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))

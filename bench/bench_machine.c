@@ -3,7 +3,7 @@
  * memory read bandwidth, at 1 and all threads. Prints medians of 5 runs.
  *
  * usage: build/release/bench/bench_machine */
-#include "infer/simd.h"
+#include "compute/simd.h"
 #include "util/timer.h"
 
 #include <cblas.h>

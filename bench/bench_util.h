@@ -6,7 +6,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
-#include "infer/simd.h"
+#include "compute/simd.h"
 #include "util/timer.h"
 
 static int bench_cmp_double(const void *a, const void *b) {

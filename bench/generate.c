@@ -10,8 +10,8 @@
  *
  * usage: build/release/bench/generate [--threads N] [--prompt T] [--decode N] [--runs R] [--preset NAME] */
 #include "infer/infer.h"
-#include "infer/kernels.h"
-#include "infer/quant.h"
+#include "compute/kernels.h"
+#include "compute/quant.h"
 #include "bench_util.h"
 
 #include <cblas.h>

@@ -20,8 +20,8 @@
  *                                   [--threads N] */
 #include "bench_util.h"
 #include "infer/infer.h"
-#include "infer/kernels.h"
-#include "infer/quant.h"
+#include "compute/kernels.h"
+#include "compute/quant.h"
 #include "model/gpt2.h"
 #include "util/buf.h"
 #include "util/error.h"

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <omp.h>
 
-#include "infer/kernels.h"
+#include "compute/kernels.h"
 
 static float *random_floats(size_t n, unsigned seed) {
     float *v = malloc(n * sizeof(float));

@@ -2,7 +2,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/infer_cli.h"
-#include "infer/kernels.h"
+#include "compute/kernels.h"
 #include "serve/server.h"
 #include "text/chat_template.h"
 #include "util/error.h"

@@ -18,7 +18,7 @@ static const char HELP[] =
     "         [--warmup W] [--schedule constant|cosine|linear|wsd] [--min-lr R]\n"
     "         [--weight-decay WD] [--beta1 0.9] [--beta2 0.95] [--eps 1e-8] [--grad-clip G]\n"
     "         [--seed S] [--shuffle] [--eval-every E] [--eval-batches K] [--save-every S]\n"
-    "         [--keep K] --out RUN_DIR [--resume] [--threads N] [--zero 0|1] [--dist-timeout S]\n"
+    "         [--keep K] --out RUN_DIR [--resume] [--threads N] [--precision P] [--zero 0|1] [--dist-timeout S]\n"
     "   or: chirp train --sft CONVERSATIONS.jsonl [--val CONV.jsonl] (--init MODEL_DIR | ...)\n"
     "         [--tokenizer T] --batch B --seq T ... (the same flags)\n"
     "\n"
@@ -52,6 +52,10 @@ static const char HELP[] =
     "  --out RUN_DIR     run directory: log.jsonl and step_N/ checkpoints\n"
     "  --resume          continue from the newest complete checkpoint in RUN_DIR\n"
     "  --threads N       OpenMP/OpenBLAS threads (default: all cores; per rank)\n"
+    "  --precision P     matrix products in auto (default: bf16 where this CPU and\n"
+    "                    build run it faster than fp32, else fp32), fp32 (exact\n"
+    "                    against PyTorch) or bf16 (mixed precision: bf16 operands,\n"
+    "                    fp32 accumulation, weights and optimizer; docs/training.md)\n"
     "\n"
     "Under mpirun (mpirun -np N chirp train ...) N ranks train one model: rank r\n"
     "reads micro-batch r of every N, gradients are summed over ranks (overlapped\n"
@@ -112,7 +116,7 @@ static int run(int argc, char **argv) {
     TrainOptions o;
     train_options_defaults(&o);
     const char *train = NULL, *sft = NULL, *val = NULL, *init = NULL, *preset = NULL, *tok = NULL, *out = NULL,
-               *sched = "constant";
+               *sched = "constant", *precision = "auto";
     long layers = 0, heads = 0, embd = 0, ctx = 0, vocab = 0, batch = o.B, seq = o.T, accum = 1, steps = o.steps,
          warmup = 0, seed = (long)o.seed, eval_every = 0, eval_batches = o.eval_batches, save_every = 0, keep = 0,
          threads = 0, zero = 0;
@@ -153,6 +157,7 @@ static int run(int argc, char **argv) {
         {"out", ARG_STR, &out, 0, -1},
         {"resume", ARG_BOOL, &resume, 0, -1},
         {"threads", ARG_INT, &threads, 1, 1024},
+        {"precision", ARG_STR, &precision, 0, -1},
         {"zero", ARG_INT, &zero, 0, 1},
         {"dist-timeout", ARG_DOUBLE, &dist_timeout, 1, 1e6},
     };
@@ -216,6 +221,7 @@ static int run(int argc, char **argv) {
     o.out_dir = out;
     o.resume = resume;
     o.threads = (int)threads;
+    o.precision = precision;
     o.zero = zero == 1;
     o.dist_timeout = dist_timeout;
     return run_ranks(&o);

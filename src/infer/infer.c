@@ -1,7 +1,7 @@
 /* infer.c: the inference forward pass over a KV cache (see infer.h). */
 #include "infer/infer.h"
 
-#include "infer/kernels.h"
+#include "compute/kernels.h"
 #include "util/error.h"
 
 #include <math.h>

@@ -11,7 +11,7 @@
 #ifndef CHIRP_INFER_INFER_H
 #define CHIRP_INFER_INFER_H
 
-#include "infer/quant.h"
+#include "compute/quant.h"
 #include "model/gpt2.h"
 
 #include <stdint.h>

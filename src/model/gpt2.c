@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compute/bf16.h"
 #include "model/llmc.h"
 #include "model/rng.h"
 #include "model/safetensors.h"
@@ -359,8 +360,14 @@ int gpt2_init_random(Gpt2Model *m, const Gpt2Config *cfg, unsigned long long see
     return 0;
 }
 
+void gpt2_bf16_refresh(Gpt2Model *m) {
+    if (!m->param_bf16) m->param_bf16 = xmalloc(m->num_params * sizeof(float));
+    bf16_round_array(m->param_bf16, m->param_buf, m->num_params);
+}
+
 void gpt2_free(Gpt2Model *m) {
     free(m->param_buf);
+    free(m->param_bf16);
     memset(m, 0, sizeof *m);
 }
 

@@ -58,6 +58,11 @@ typedef struct Gpt2Model {
     float *param_buf;
     size_t num_params;
     Gpt2Params params;
+    /* bf16 training only (NULL otherwise): every parameter rounded to
+     * bf16, in param_buf's layout, for the matrix products to read. A
+     * function of param_buf: gpt2_bf16_refresh, or the optimizer writing
+     * it in the same pass as the update, keeps it current. */
+    float *param_bf16;
 } Gpt2Model;
 
 /* Loads a Hugging Face GPT-2 model directory (config.json +
@@ -77,6 +82,9 @@ int gpt2_save(const Gpt2Model *m, const char *dir);
 int gpt2_init_random(Gpt2Model *m, const Gpt2Config *cfg, unsigned long long seed);
 
 void gpt2_free(Gpt2Model *m);
+
+/* (Re)computes m->param_bf16 from param_buf, allocating it first. */
+void gpt2_bf16_refresh(Gpt2Model *m);
 
 /* Per-file tensor view: the model has 4 + 12*L safetensors tensors
  * (per-layer slices of the stacked Gpt2Params tensors). Index i names one

@@ -9,10 +9,12 @@
 
 #include <stdint.h>
 
+#include "compute/gemm.h"
 #include "model/gpt2.h"
 
 typedef struct Gpt2Acts {
     int B, T;
+    ComputePrecision prec; /* of the matrix products; set with gpt2_acts_set_precision */
     float *buf;
     size_t num_floats;
     float *encoded;  /* [BT, C] residual stream input to layer 0 */
@@ -40,6 +42,7 @@ typedef struct Gpt2Acts {
     float *dsmall;    /* [BT, C] */
     float *dbig;      /* [BT, 4C] */
     float *datt;      /* attention_scratch_floats(T) */
+    float *dres_bf16; /* [BT, C] the residual gradient rounded to bf16 (bf16 only) */
     int32_t *inputs;  /* [BT] copies of the batch */
     int32_t *targets; /* [BT] */
 } Gpt2Acts;
@@ -50,6 +53,15 @@ size_t gpt2_acts_floats(const Gpt2Config *cfg, int B, int T);
 
 int gpt2_acts_init(Gpt2Acts *a, const Gpt2Config *cfg, int B, int T);
 void gpt2_acts_destroy(Gpt2Acts *a);
+
+/* Chooses the precision of the matrix products (COMPUTE_FP32 after
+ * init). In COMPUTE_BF16 (mixed precision) the linear layers and the LM
+ * head multiply bf16 operands and accumulate in fp32: their inputs, the
+ * gradients flowing into them, and the weights (read from
+ * m->param_bf16, which the caller keeps current) are rounded to bf16;
+ * their outputs, LayerNorm, attention, GELU, the loss, the residual
+ * stream and every parameter gradient stay fp32. */
+void gpt2_acts_set_precision(Gpt2Acts *a, const Gpt2Config *cfg, ComputePrecision prec);
 
 /* Forward over inputs [B,T] (a->B x a->T tokens). With targets (entries
  * < 0 are masked out) returns the mean loss over the unmasked positions;

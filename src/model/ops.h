@@ -4,14 +4,17 @@
  * Backward kernels ACCUMULATE into parameter gradients (callers zero them
  * once per step, so gradient accumulation over micro-batches is free) and
  * mostly OVERWRITE activation gradients (documented per function), which
- * saves a memset pass per op. Matmuls go to cblas_sgemm (OpenBLAS, whose
- * OpenMP build shares our thread pool); everything else is an OpenMP loop
+ * saves a memset pass per op. Matmuls go to compute/gemm.h (in the
+ * precision the caller names: with COMPUTE_BF16, inp, w and dout must hold
+ * bf16 values); everything else is an OpenMP loop
  * written so that gcc/clang vectorise it (see fastmath.h for exp/tanh). */
 #ifndef CHIRP_MODEL_OPS_H
 #define CHIRP_MODEL_OPS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "compute/gemm.h"
 
 /* out[n,c] = wte[tok[n], c] + wpe[n % T, c] */
 void encoder_forward(float *out, const int32_t *tok, const float *wte, const float *wpe, int B, int T, int C);
@@ -28,12 +31,12 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 
 /* out[N,OC] = inp[N,IC] @ w[IC,OC] + b (+ out if accumulate: out holds a
  * residual that the projection is added to, which fuses the residual add). */
-void matmul_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC,
-                    int accumulate);
+void matmul_forward(ComputePrecision prec, float *out, const float *inp, const float *w, const float *b, int N, int IC,
+                    int OC, int accumulate);
 /* dinp = dout @ w^T (overwrite; skipped if dinp NULL), dw += inp^T @ dout,
  * db += column sums of dout (skipped if db NULL). */
-void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w, int N,
-                     int IC, int OC);
+void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, int N, int IC, int OC);
 
 /* Causal self-attention. qkv [B,T,3C] (q|k|v, heads inside), out [B,T,C],
  * att [B,H,T,T] softmax probabilities kept for the backward. */

@@ -6,11 +6,11 @@
  * parallel region). The T x T score matrix is computed in full and the
  * upper triangle ignored: simpler than triangular blocking, and attention
  * is a few percent of GPT-2's FLOPs at the context lengths trained here. */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
+#include "compute/gemm.h"
 #include "model/fastmath.h"
 #include "model/ops.h"
 
@@ -33,7 +33,7 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
             const float *q = qkv + (size_t)b * T * 3 * C + (size_t)h * hs;
             const float *k = q + C, *v = q + 2 * C;
             float *p = att + ((size_t)b * H + h) * T * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, k, 3 * C, 0.0f, p, T);
+            gemm(COMPUTE_FP32, 0, 1, T, T, hs, scale, q, 3 * C, k, 3 * C, 0.0f, p, T);
             for (int t = 0; t < T; t++) {
                 float *row = p + (size_t)t * T;
                 float mx = -INFINITY;
@@ -49,8 +49,7 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
                 for (int j = 0; j <= t; j++) row[j] *= inv;
                 for (int j = t + 1; j < T; j++) row[j] = 0.0f;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, v, 3 * C, 0.0f,
-                        out + (size_t)b * T * C + (size_t)h * hs, C);
+            gemm(COMPUTE_FP32, 0, 0, T, hs, T, 1.0f, p, T, v, 3 * C, 0.0f, out + (size_t)b * T * C + (size_t)h * hs, C);
         }
     }
 }
@@ -70,8 +69,8 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
             const float *p = att + ((size_t)b * H + h) * T * T;
             const float *dO = dout + (size_t)b * T * C + (size_t)h * hs;
             /* dP = dO V^T ; dV = P^T dO */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, C, v, 3 * C, 0.0f, dp, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, dO, C, 0.0f, dv, 3 * C);
+            gemm(COMPUTE_FP32, 0, 1, T, T, hs, 1.0f, dO, C, v, 3 * C, 0.0f, dp, T);
+            gemm(COMPUTE_FP32, 1, 0, T, hs, T, 1.0f, p, T, dO, C, 0.0f, dv, 3 * C);
             /* softmax backward: dS = P * (dP - sum_j P dP), times the score scale */
             for (int t = 0; t < T; t++) {
                 const float *pr = p + (size_t)t * T;
@@ -83,8 +82,8 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
                 for (int j = t + 1; j < T; j++) dr[j] = 0.0f;
             }
             /* dQ = dS K ; dK = dS^T Q */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dp, T, k, 3 * C, 0.0f, dq, 3 * C);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dp, T, q, 3 * C, 0.0f, dk, 3 * C);
+            gemm(COMPUTE_FP32, 0, 0, T, hs, T, 1.0f, dp, T, k, 3 * C, 0.0f, dq, 3 * C);
+            gemm(COMPUTE_FP32, 1, 0, T, hs, T, 1.0f, dp, T, q, 3 * C, 0.0f, dk, 3 * C);
         }
     }
 }

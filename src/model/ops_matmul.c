@@ -1,16 +1,15 @@
 /* ops_matmul.c: linear layers and the fused LM-head cross-entropy.
  *
- * Every matmul is one cblas_sgemm call over all B*T rows, so OpenBLAS runs
- * its large-matrix kernel (SkylakeX AVX-512 sgemm on this machine, when
- * OPENBLAS_CORETYPE does not force an older one) with its own threading.
+ * Every matmul is one gemm() call over all B*T rows (compute/gemm.h), so
+ * the backend runs its large-matrix kernel with its own threading.
  * Biases and residuals are fused into the GEMM by preloading C and using
  * beta = 1, which saves a full pass over the output. */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "compute/gemm.h"
 #include "model/fastmath.h"
 #include "model/ops.h"
 
@@ -20,8 +19,8 @@
 #pragma clang diagnostic ignored "-Wpass-failed"
 #endif
 
-void matmul_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC,
-                    int accumulate) {
+void matmul_forward(ComputePrecision prec, float *out, const float *inp, const float *w, const float *b, int N, int IC,
+                    int OC, int accumulate) {
     if (b) {
 #pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++) {
@@ -32,13 +31,13 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
         }
     }
     float beta = (b || accumulate) ? 1.0f : 0.0f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, IC, 1.0f, inp, IC, w, OC, beta, out, OC);
+    gemm(prec, 0, 0, N, OC, IC, 1.0f, inp, IC, w, OC, beta, out, OC);
 }
 
-void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w, int N,
-                     int IC, int OC) {
-    if (dinp) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, OC, w, OC, 0.0f, dinp, IC);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dw, OC);
+void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, int N, int IC, int OC) {
+    if (dinp) gemm(prec, 0, 1, N, IC, OC, 1.0f, dout, OC, w, OC, 0.0f, dinp, IC);
+    gemm(prec, 1, 0, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dw, OC);
     if (db) {
         /* Column sums: threads own column ranges; rows summed in order. */
 #pragma omp parallel

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compute/bf16.h"
 #include "util/error.h"
 
 void adamw_init(AdamW *o, size_t num_params, double beta1, double beta2, double eps, double weight_decay) {
@@ -83,8 +84,10 @@ void grad_clip(float *grads, size_t n, float norm, double max_norm) {
     for (size_t i = 0; i < n; i++) grads[i] *= coef;
 }
 
-static void update_range(float *p, const float *g, float *m, float *v, size_t n, float gscale, float decay, float b1,
-                         float omb1, float b2, float omb2, float bc2_sqrt, float eps, float neg_step) {
+/* lp, when not NULL, receives each new parameter rounded to bf16: the
+ * bf16 weight copy costs no pass over memory of its own. */
+static void update_range(float *p, float *lp, const float *g, float *m, float *v, size_t n, float gscale, float decay,
+                         float b1, float omb1, float b2, float omb2, float bc2_sqrt, float eps, float neg_step) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] * gscale;                 /* clip_grad_norm_'s grad.mul_(coef); x1.0 is exact */
@@ -92,7 +95,9 @@ static void update_range(float *p, const float *g, float *m, float *v, size_t n,
         float mi = m[i] * b1 + omb1 * gi;         /* exp_avg.mul_(b1).add_(g, alpha=1-b1) */
         float vi = v[i] * b2 + omb2 * gi * gi;    /* exp_avg_sq.mul_(b2).addcmul_(g, g, value=1-b2) */
         float denom = sqrtf(vi) / bc2_sqrt + eps; /* (exp_avg_sq.sqrt() / bc2_sqrt).add_(eps) */
-        p[i] = x + neg_step * mi / denom;         /* param.addcdiv_(exp_avg, denom, value=-step_size) */
+        float pi = x + neg_step * mi / denom;     /* param.addcdiv_(exp_avg, denom, value=-step_size) */
+        p[i] = pi;
+        if (lp) lp[i] = bf16_round(pi);
         m[i] = mi;
         v[i] = vi;
     }
@@ -122,8 +127,8 @@ void adamw_step_scaled(AdamW *o, const Gpt2Config *cfg, float *params, const flo
         /* The part of tensor k this optimizer owns. */
         size_t a = off > o->lo ? off : o->lo, b = off + sizes[k] < o->hi ? off + sizes[k] : o->hi;
         if (a < b)
-            update_range(params + a, grads + a, o->m + (a - o->lo), o->v + (a - o->lo), b - a, gscale, decay, b1, omb1,
-                         b2, omb2, bc2_sqrt, eps, neg_step);
+            update_range(params + a, o->bf16_copy ? o->bf16_copy + a : NULL, grads + a, o->m + (a - o->lo),
+                         o->v + (a - o->lo), b - a, gscale, decay, b1, omb1, b2, omb2, bc2_sqrt, eps, neg_step);
         off += sizes[k];
     }
 }

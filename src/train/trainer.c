@@ -9,7 +9,6 @@
 
 #include "text/tokenizer.h"
 
-#include <cblas.h>
 #include <jansson.h>
 #include <math.h>
 #include <omp.h>
@@ -18,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compute/cpu.h"
+#include "compute/gemm.h"
 #include "dist/comm.h"
 #include "model/gpt2_compute.h"
 #include "train/adamw.h"
@@ -54,7 +55,7 @@ void train_options_defaults(TrainOptions *o) {
 
 void train_set_threads(int n) {
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    gemm_set_threads(n);
 }
 
 /* Run state only the --sft mode has: the data, the tokenizer and the
@@ -283,6 +284,9 @@ int train_run(const TrainOptions *o) {
     long long start = 0;
     double min_lr = o->min_lr >= 0 ? o->min_lr : (o->schedule == SCHED_CONSTANT ? o->lr : o->lr / 10);
 
+    ComputePrecision prec;
+    char prec_why[192];
+    if (compute_precision_choose(o->precision, &prec, prec_why, sizeof prec_why) != 0) goto out;
     if (dir_create(o->out_dir) != 0) goto out;
     char resume_dir[4200] = "";
     if (o->resume) {
@@ -315,6 +319,15 @@ int train_run(const TrainOptions *o) {
         goto out;
     if (gpt2_acts_init(&acts, &m.cfg, o->B, o->T) != 0) goto out;
     adamw_init_range(&opt, m.num_params, dp.lo, dp.hi, o->beta1, o->beta2, o->eps, o->weight_decay);
+    gpt2_acts_set_precision(&acts, &m.cfg, prec);
+    if (prec == COMPUTE_BF16) {
+        /* The bf16 weights follow from the fp32 ones, so a resumed run (in
+         * either precision) picks up exactly where it stopped. Under ZeRO-1
+         * a rank updates only its slice; the copy is refreshed after the
+         * parameters are shared instead. */
+        gpt2_bf16_refresh(&m);
+        if (!dp.zero) opt.bf16_copy = m.param_bf16;
+    }
     grads = xmalloc(m.num_params * sizeof(float));
     if (o->grad_accum > 1) micro = xmalloc(m.num_params * sizeof(float));
     long long base = 0; /* global micro-batches drawn before this run's first step */
@@ -427,11 +440,16 @@ int train_run(const TrainOptions *o) {
         fputc('\n', stderr);
         /* The memory formula bench/train checks peak RSS against. */
         double opt_mb = 8.0 * (double)(dp.hi - dp.lo) / 1e6;
+        char bf16_mb[96];
+        snprintf(bf16_mb, sizeof bf16_mb, ", bf16 weights (held in fp32) 4 B x %zu = %.1f MB, bf16 gradient %.1f MB",
+                 m.num_params, 4.0 * m.num_params / 1e6, 4.0 * o->B * o->T * m.cfg.n_embd / 1e6);
         fprintf(stderr,
                 "chirp train: memory: params+grads = 8 B x %zu = %.1f MB, AdamW m,v = %.1f MB%s; "
-                "activations %.1f MB; sgemm: OpenBLAS %s, core %s\n",
+                "activations %.1f MB%s; sgemm: %s\n",
                 m.num_params, 8.0 * m.num_params / 1e6, opt_mb, dp.zero ? " (this rank's 1/N: ZeRO-1)" : "",
-                4.0 * acts.num_floats / 1e6, openblas_get_config(), openblas_get_corename());
+                4.0 * acts.num_floats / 1e6, prec == COMPUTE_BF16 ? bf16_mb : "", gemm_backend_name());
+        fprintf(stderr, "chirp train: precision %s (%s); CPU %s: %s\n", compute_precision_name(prec), prec_why,
+                cpu_features()->name, cpu_units());
     }
 
     Progress prog;
@@ -492,6 +510,7 @@ int train_run(const TrainOptions *o) {
         }
         adamw_step_scaled(&opt, &m.cfg, m.param_buf, grads, grad_clip_coef(norm, o->grad_clip), lr);
         if (dp_share_params(&dp, m.param_buf) != 0) goto out;
+        if (prec == COMPUTE_BF16 && dp.zero) gpt2_bf16_refresh(&m);
         double ms = (time_now() - t0) * 1000.0;
         double toks = (double)o->grad_accum * dp.size * o->B * o->T / (ms / 1000.0);
         if (prog.drew) {

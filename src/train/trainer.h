@@ -35,8 +35,9 @@ typedef struct TrainOptions {
     int keep;             /* 0: keep all */
     const char *out_dir;
     bool resume;
-    int threads; /* 0: OpenMP default */
-    bool quiet;  /* no progress line */
+    int threads;           /* 0: OpenMP default */
+    const char *precision; /* --precision auto|fp32|bf16 (NULL: auto), see compute/gemm.h */
+    bool quiet;            /* no progress line */
     /* Data-parallel training (data_parallel.h). comm NULL: one process. */
     Comm *comm;
     bool zero;           /* --zero 1: shard the optimizer state */

@@ -7,8 +7,8 @@
  * Every multiply-add is fused (vector FMA, or fmaf in plain C): the
  * kernels promise that each output is the same single rounding chain in
  * every code path, which only holds if no path splits a multiply-add. */
-#ifndef CHIRP_INFER_SIMD_H
-#define CHIRP_INFER_SIMD_H
+#ifndef CHIRP_COMPUTE_SIMD_H
+#define CHIRP_COMPUTE_SIMD_H
 
 #include <math.h>
 

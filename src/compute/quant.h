@@ -8,8 +8,8 @@
  * (AVX-512 VNNI vpdpbusd: 64 multiply-adds per instruction) times dw * dx.
  * This reads ~1.13 bytes per weight instead of 4, which is what makes
  * decoding faster: decoding is bound by memory bandwidth. */
-#ifndef CHIRP_INFER_QUANT_H
-#define CHIRP_INFER_QUANT_H
+#ifndef CHIRP_COMPUTE_QUANT_H
+#define CHIRP_COMPUTE_QUANT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* kernels.c: fp32 inference kernels (see kernels.h for why they look like
  * this), written once against simd.h's vector width. */
-#include "infer/kernels.h"
+#include "compute/kernels.h"
 
-#include "infer/simd.h"
+#include "compute/simd.h"
 
 #include <math.h>
 #include <omp.h>

@@ -1,5 +1,5 @@
 /* quant.c: Q8 block quantization and int8 dot-product kernels. */
-#include "infer/quant.h"
+#include "compute/quant.h"
 
 #include "util/error.h"
 

@@ -9,8 +9,8 @@
  * BLAS because their results must not depend on the batch (see
  * kern_matmul_rows_in_out). Numerics follow Hugging Face GPT-2: LayerNorm with
  * biased variance, GELU tanh approximation ("gelu_new"). */
-#ifndef CHIRP_INFER_KERNELS_H
-#define CHIRP_INFER_KERNELS_H
+#ifndef CHIRP_COMPUTE_KERNELS_H
+#define CHIRP_COMPUTE_KERNELS_H
 
 /* y[n] = b[n] + x[k] @ W[k, n]  (Conv1D layout: W row-major [in, out]).
  * b may be NULL. y must not alias x. */

@@ -1,0 +1,282 @@
+/* test_bf16.c: bf16 mixed precision against fp32, with tolerances derived
+ * from bf16's format rather than tuned to pass.
+ *
+ * bf16 keeps 8 significant bits, so rounding a value to nearest changes
+ * it by at most u = 2^-8 of itself. A product of two rounded operands is
+ * then off by at most (2u + u^2) |x w|, and a sum of K such products,
+ * accumulated in fp32 by both paths, by at most
+ *     (2u + u^2 + 2 K 2^-24) * sum_i |x_i w_i|
+ * from the fp32 result (each path's fp32 accumulation adds up to K 2^-24
+ * of the same sum). Every matrix product below is held to that bound,
+ * element by element. Whole-model gradients cannot be bounded that way
+ * (errors compound through LayerNorm and softmax), so there the check is
+ * the one mixed-precision work uses: cosine similarity > 0.999 per
+ * parameter tensor, and the loss within 1%. */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "compute/bf16.h"
+#include "model/gpt2.h"
+#include "model/gpt2_compute.h"
+#include "model/ops.h"
+#include "train/adamw.h"
+#include "train/dataloader.h"
+#include "util/file.h"
+
+#define U_BF16 (1.0 / 256.0)
+
+static unsigned rs = 2024;
+static float frand(void) {
+    rs = rs * 1664525u + 1013904223u;
+    return ((rs >> 8) / 16777216.0f) * 2.0f - 1.0f;
+}
+static float *rand_array(size_t n, float scale) {
+    float *x = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = frand() * scale;
+    return x;
+}
+static float *rounded_copy(const float *x, size_t n) {
+    float *y = malloc(n * sizeof(float));
+    bf16_round_array(y, x, n);
+    return y;
+}
+
+/* Round to nearest, ties to even, checked against the definition: the
+ * result is one of the two bf16 values around x (x with its low 16 bits
+ * cleared, or that plus one bf16 ulp), the nearer one, the even one on a
+ * tie. */
+static void test_rounding(void **state) {
+    (void)state;
+    assert_int_equal(bf16_from_f32(1.0f), 0x3f80);
+    assert_int_equal(bf16_from_f32(-2.0f), 0xc000);
+    assert_true(bf16_to_f32(bf16_from_f32(1.0f + 1.0f / 256)) == 1.0f);                    /* tie, down to even */
+    assert_true(bf16_to_f32(bf16_from_f32(1.0f + 3.0f / 256)) == 1.0f + 4.0f / 256);       /* tie, up to even */
+    assert_true(isinf(bf16_round(3.4e38f)));                                                  /* rounds past max */
+    assert_true(isinf(bf16_round(INFINITY)) && bf16_round(-INFINITY) < 0);
+    assert_true(isnan(bf16_round(NAN)));
+    assert_true(bf16_round(0.0f) == 0.0f && signbit(bf16_round(-0.0f)));
+    for (int i = 0; i < 200000; i++) {
+        uint32_t u = (uint32_t)rand() << 16 ^ (uint32_t)rand();
+        u &= 0x7fffffffu;
+        if ((u >> 23) >= 0xfe) continue; /* the top binade can round to inf: checked above */
+        float x;
+        memcpy(&x, &u, 4);
+        uint32_t lo_bits = u & 0xffff0000u, hi_bits = lo_bits + 0x10000u;
+        float lo, hi;
+        memcpy(&lo, &lo_bits, 4);
+        memcpy(&hi, &hi_bits, 4);
+        double dl = (double)x - lo, dh = (double)hi - x;
+        float want = dl < dh ? lo : dh < dl ? hi : ((lo_bits >> 16) & 1) ? hi : lo;
+        float got = bf16_round(x);
+        if (got != want) fail_msg("bf16_round(%a) = %a, want %a", (double)x, (double)got, (double)want);
+        float neg = bf16_round(-x);
+        if (neg != -want) fail_msg("bf16_round(%a) = %a, want %a", (double)-x, (double)neg, (double)-want);
+    }
+}
+
+/* |got - want| <= bound(K) * scale for every element, scale = sum |x w|. */
+static void check_bound(const char *what, const float *got, const float *want, const double *scale, size_t n, int K) {
+    double bound = 2 * U_BF16 + U_BF16 * U_BF16 + 2.0 * K / 16777216.0;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - want[i]);
+        double allowed = bound * scale[i] + 1e-30;
+        if (err > allowed) fail_msg("%s[%zu]: bf16 %.9g, fp32 %.9g, beyond the bound %.3g", what, i, got[i], want[i], allowed);
+        if (scale[i] > 0) worst = fmax(worst, err / scale[i]);
+    }
+    fprintf(stderr, "%-14s worst |bf16 - fp32| / sum|xw| = %.3g (bound %.3g)\n", what, worst, bound);
+    assert_true(worst > 0); /* the operands really were bf16 */
+}
+
+/* Linear layer forward and both backward products, at a shape where the
+ * backend's blocked kernels run (not a scalar corner). */
+static void test_matmul_within_bound(void **state) {
+    (void)state;
+    enum { N = 96, IC = 160, OC = 136 };
+    float *x = rand_array((size_t)N * IC, 2.0f), *w = rand_array((size_t)IC * OC, 0.1f);
+    float *b = rand_array(OC, 0.5f), *dout = rand_array((size_t)N * OC, 1.0f);
+    float *xr = rounded_copy(x, (size_t)N * IC), *wr = rounded_copy(w, (size_t)IC * OC);
+    float *dr = rounded_copy(dout, (size_t)N * OC);
+    float *y32 = malloc(sizeof(float) * N * OC), *y16 = malloc(sizeof(float) * N * OC);
+    matmul_forward(COMPUTE_FP32, y32, x, w, b, N, IC, OC, 0);
+    matmul_forward(COMPUTE_BF16, y16, xr, wr, b, N, IC, OC, 0);
+    double *scale = calloc((size_t)IC * OC + (size_t)N * IC + (size_t)N * OC, sizeof(double));
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++)
+            for (int i = 0; i < IC; i++) scale[n * OC + o] += fabs((double)x[n * IC + i] * w[i * OC + o]);
+    check_bound("forward", y16, y32, scale, (size_t)N * OC, IC);
+
+    float *dx32 = malloc(sizeof(float) * N * IC), *dx16 = malloc(sizeof(float) * N * IC);
+    float *dw32 = calloc((size_t)IC * OC, sizeof(float)), *dw16 = calloc((size_t)IC * OC, sizeof(float));
+    float *db32 = calloc(OC, sizeof(float)), *db16 = calloc(OC, sizeof(float));
+    matmul_backward(COMPUTE_FP32, dx32, dw32, db32, dout, x, w, N, IC, OC);
+    matmul_backward(COMPUTE_BF16, dx16, dw16, db16, dr, xr, wr, N, IC, OC);
+    memset(scale, 0, sizeof(double) * N * IC);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < IC; i++)
+            for (int o = 0; o < OC; o++) scale[n * IC + i] += fabs((double)dout[n * OC + o] * w[i * OC + o]);
+    check_bound("dinp", dx16, dx32, scale, (size_t)N * IC, OC);
+    memset(scale, 0, sizeof(double) * IC * OC);
+    for (int i = 0; i < IC; i++)
+        for (int o = 0; o < OC; o++)
+            for (int n = 0; n < N; n++) scale[i * OC + o] += fabs((double)x[n * IC + i] * dout[n * OC + o]);
+    check_bound("dweight", dw16, dw32, scale, (size_t)IC * OC, N);
+    free(x), free(w), free(b), free(dout), free(xr), free(wr), free(dr), free(y32), free(y16), free(scale);
+    free(dx32), free(dx16), free(dw32), free(dw16), free(db32), free(db16);
+}
+
+static double cosine(const float *a, const float *b, size_t n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+}
+
+/* One batch of a model's loss and gradients in both precisions. */
+static void compare_gradients(const char *what, Gpt2Model *m, const char *tokens, int B, int T) {
+    DataLoader dl;
+    assert_int_equal(dataloader_open(&dl, tokens, B, T, m->cfg.vocab_size, 0, 0), 0);
+    assert_int_equal(dataloader_next(&dl), 0);
+    Gpt2Acts a;
+    assert_int_equal(gpt2_acts_init(&a, &m->cfg, B, T), 0);
+    float *g32 = calloc(m->num_params, sizeof(float)), *g16 = calloc(m->num_params, sizeof(float));
+    float l32 = gpt2_forward_backward(m, &a, dl.inputs, dl.targets, 1.0f, g32, NULL, NULL);
+    gpt2_bf16_refresh(m);
+    gpt2_acts_set_precision(&a, &m->cfg, COMPUTE_BF16);
+    float l16 = gpt2_forward_backward(m, &a, dl.inputs, dl.targets, 1.0f, g16, NULL, NULL);
+    double worst = 1;
+    const char *worst_name = "";
+    for (int i = 0; i < gpt2_tensor_count(&m->cfg); i++) {
+        Gpt2TensorInfo ti;
+        gpt2_tensor_info(&m->cfg, i, &ti);
+        double c = cosine(g16 + ti.offset, g32 + ti.offset, ti.numel);
+        if (c < worst) worst = c, worst_name = ti.name;
+        if (c < 0.999) fail_msg("%s: gradient of %s has cosine %.6f against fp32", what, ti.name, c);
+    }
+    fprintf(stderr, "%s: loss fp32 %.6f bf16 %.6f; worst gradient cosine %.6f (%s)\n", what, l32, l16, worst,
+            worst_name);
+    assert_true(fabs(l16 - l32) / l32 < 0.01);
+    assert_true(l16 != l32); /* bf16 mode really rounds */
+    free(g32), free(g16);
+    gpt2_acts_destroy(&a);
+    dataloader_close(&dl);
+}
+
+static void test_gradients_ref_tiny(void **state) {
+    (void)state;
+    Gpt2Model m;
+    assert_int_equal(gpt2_load(&m, "tests/fixtures/ref_tiny/model"), 0);
+    compare_gradients("ref_tiny", &m, "tests/fixtures/ref_tiny/tokens.bin", 2, 8);
+    gpt2_free(&m);
+}
+
+/* The shared GPT-2-vocabulary model on real tweets: V = 50257, so the LM
+ * head's long sums are in play. */
+static void test_gradients_tweets(void **state) {
+    (void)state;
+    const char *dir = "../shared/data/gpt2-train-ref";
+    if (!path_exists(dir)) skip();
+    Gpt2Model m;
+    assert_int_equal(gpt2_load(&m, "../shared/data/gpt2-train-ref/tweets-init"), 0);
+    compare_gradients("tweets-init", &m, "../shared/data/gpt2-train-ref/tweets_gpt2.bin", 4, 64);
+    gpt2_free(&m);
+}
+
+/* The bf16 weight copy the optimizer writes equals rounding the updated
+ * parameters afterwards, bit for bit, and the update itself is unchanged. */
+static void test_adamw_writes_copy(void **state) {
+    (void)state;
+    Gpt2Model a, b;
+    assert_int_equal(gpt2_load(&a, "tests/fixtures/ref_tiny/model"), 0);
+    assert_int_equal(gpt2_load(&b, "tests/fixtures/ref_tiny/model"), 0);
+    float *g = rand_array(a.num_params, 0.01f);
+    AdamW oa, ob;
+    adamw_init(&oa, a.num_params, 0.9, 0.95, 1e-8, 0.1);
+    adamw_init(&ob, b.num_params, 0.9, 0.95, 1e-8, 0.1);
+    gpt2_bf16_refresh(&a);
+    oa.bf16_copy = a.param_bf16;
+    for (int s = 0; s < 3; s++) {
+        adamw_step(&oa, &a.cfg, a.param_buf, g, 1e-3);
+        adamw_step(&ob, &b.cfg, b.param_buf, g, 1e-3);
+    }
+    assert_memory_equal(a.param_buf, b.param_buf, a.num_params * sizeof(float));
+    gpt2_bf16_refresh(&b);
+    assert_memory_equal(a.param_bf16, b.param_bf16, a.num_params * sizeof(float));
+    free(g);
+    adamw_destroy(&oa), adamw_destroy(&ob);
+    gpt2_free(&a), gpt2_free(&b);
+}
+
+/* The "step K loss ..." lines of a train run's output, timing removed. */
+static char *step_lines(const char *out, int from) {
+    char *plain = test_strip_timing(out), *res = calloc(1, strlen(plain) + 1), *line = plain;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        int k;
+        if (sscanf(line, "step %d ", &k) == 1 && k >= from) strcat(strcat(res, line), "\n");
+        line = nl ? nl + 1 : NULL;
+    }
+    free(plain);
+    return res;
+}
+
+static char *train(const char *dir, const char *run, const char *extra) {
+    char args[1024], *out = NULL;
+    snprintf(args, sizeof args,
+             "train --train %s/train.bin --layers 2 --heads 2 --embd 64 --ctx 32 --vocab 300 --batch 4 --seq 32 "
+             "--lr 1e-3 --threads 2 --save-every 3 --out %s/%s %s",
+             dir, dir, run, extra);
+    int rc = test_run_chirp(args, &out);
+    if (rc != 0) fail_msg("chirp %s failed (%d):\n%s", args, rc, out);
+    return out;
+}
+
+/* Checkpoints stay fp32: a bf16 run resumes bit-exactly, and a run can
+ * switch precision at a resume. */
+static void test_train_resume(void **state) {
+    (void)state;
+    const char *dir = test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/train.bin", dir);
+    test_random_shard(path, 20000, 300, 7);
+    char *full = train(dir, "full", "--precision bf16 --steps 6");
+    assert_non_null(strstr(full, "precision bf16 (asked for"));
+    train(dir, "part", "--precision bf16 --steps 3");
+    char *resumed = train(dir, "part", "--precision bf16 --steps 6 --resume");
+    char *a = step_lines(full, 4), *b = step_lines(resumed, 4);
+    fprintf(stderr, "bf16, straight:\n%sbf16, resumed at 3:\n%s", a, b);
+    assert_true(strlen(a) > 0);
+    assert_string_equal(a, b);
+    /* fp32 for 3 steps, then bf16: it runs, and it is not fp32's continuation. */
+    char *fp32 = train(dir, "fp32", "--precision fp32 --steps 6");
+    train(dir, "mixed", "--precision fp32 --steps 3");
+    char *mixed = train(dir, "mixed", "--precision bf16 --steps 6 --resume");
+    char *c = step_lines(fp32, 4), *d = step_lines(mixed, 4);
+    assert_true(strlen(d) > 0);
+    assert_string_not_equal(c, d);
+    free(a), free(b), free(c), free(d), free(full), free(resumed), free(fp32), free(mixed);
+    /* auto names its choice and why; a bad name is refused. */
+    char *out = train(dir, "auto", "--steps 1");
+    assert_non_null(strstr(out, "precision fp32 (auto: ") ? strstr(out, "precision fp32 (auto: ")
+                                                          : strstr(out, "precision bf16 (auto: "));
+    free(out);
+    char args[1024];
+    snprintf(args, sizeof args, "train --train %s/train.bin --model tiny --steps 1 --precision fp16 --out %s/bad", dir,
+             dir);
+    assert_int_not_equal(test_run_chirp(args, &out), 0);
+    assert_non_null(strstr(out, "unknown precision 'fp16'"));
+    free(out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rounding),
+        cmocka_unit_test(test_matmul_within_bound),
+        cmocka_unit_test(test_gradients_ref_tiny),
+        cmocka_unit_test(test_gradients_tweets),
+        cmocka_unit_test(test_adamw_writes_copy),
+        cmocka_unit_test(test_train_resume),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
