@@ -5,7 +5,7 @@
  * tokens/s can be at most bandwidth / bytes-per-token. This program
  * measures the bandwidth with a streaming read of a 1 GiB buffer (AVX-512
  * loads, the same thread count), then prefill and decode speeds for fp32
- * and int8 weights, and prints medians of several runs. Timings on a shared
+ * bf16 and int8 weights, and prints medians of several runs. Timings on a shared
  * machine are noisy: medians, and never a pass/fail.
  *
  * usage: build/release/bench/generate [--threads N] [--prompt T] [--decode N] [--runs R] [--preset NAME] */
@@ -117,8 +117,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench/generate: %s\n", chirp_error());
         return 1;
     }
-    InferModel f32, q8;
-    if (infer_model_init(&f32, &g, INFER_F32) != 0 || infer_model_init(&q8, &g, INFER_INT8) != 0) {
+    InferModel f32, h16, q8;
+    if (infer_model_init(&f32, &g, INFER_F32) != 0 || infer_model_init(&h16, &g, INFER_BF16) != 0 ||
+        infer_model_init(&q8, &g, INFER_INT8) != 0) {
         fprintf(stderr, "bench/generate: %s\n", chirp_error());
         return 1;
     }
@@ -133,21 +134,24 @@ int main(int argc, char **argv) {
     printf("GPT-2 %s shapes, batch 1, prompt %d tokens, %d decoded tokens, median of %d runs\n", preset, prompt_len,
            decode_n, runs);
     printf("kernels: fp32 = chirp's batch-invariant %s matvec (decode) and register-tiled matmul (prefill);\n"
+           "         bf16 = the same kernels, weights widened from bf16 as they are loaded;\n"
            "         int8 = Q8 blocks of %d, %s dot products, for both\n",
            kern_simd_name(), QBLOCK, quant_kernel_name());
-    printf("bytes per decoded token: fp32 %.1f MB, int8 %.1f MB (weights) + %.1f MB KV cache\n",
-           infer_bytes_per_token(&f32) / 1e6, infer_bytes_per_token(&q8) / 1e6, kv_bytes / 1e6);
+    printf("bytes per decoded token: fp32 %.1f MB, bf16 %.1f MB, int8 %.1f MB (weights) + %.1f MB KV cache\n",
+           infer_bytes_per_token(&f32) / 1e6, infer_bytes_per_token(&h16) / 1e6, infer_bytes_per_token(&q8) / 1e6,
+           kv_bytes / 1e6);
     printf("\n%-5s %7s %10s %12s %12s %12s %9s\n", "type", "threads", "bw GB/s", "prefill t/s", "decode t/s",
            "bound t/s", "of bound");
     for (int ti = 0; ti < nthreads; ti++) {
         omp_set_num_threads(threads[ti]);
         double bw = bench_bandwidth(bw_buf, bw_n, runs);
-        for (int q = 0; q < 2; q++) {
-            const InferModel *m = q ? &q8 : &f32;
+        const InferModel *models[3] = {&f32, &h16, &q8};
+        for (int q = 0; q < 3; q++) {
+            const InferModel *m = models[q];
             Result r = run_model(m, prompt_len, decode_n, runs);
             double bytes = infer_bytes_per_token(m) + kv_bytes;
             double bound = bw / bytes;
-            printf("%-5s %7d %10.1f %12.1f %12.1f %12.1f %8.0f%%\n", q ? "int8" : "fp32", threads[ti], bw / 1e9,
+            printf("%-5s %7d %10.1f %12.1f %12.1f %12.1f %8.0f%%\n", infer_quant_name(m->quant), threads[ti], bw / 1e9,
                    r.prefill_tps, r.decode_tps, bound, 100.0 * r.decode_tps / bound);
             fflush(stdout);
         }
@@ -155,6 +159,7 @@ int main(int argc, char **argv) {
     free(bw_buf);
     prefill_kernel_vs_sgemm(prompt_len, runs);
     infer_model_destroy(&f32);
+    infer_model_destroy(&h16);
     infer_model_destroy(&q8);
     gpt2_free(&g);
     return 0;

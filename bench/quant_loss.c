@@ -1,8 +1,8 @@
-/* bench/quant_loss.c: how much int8 weights change a model's loss.
+/* bench/quant_loss.c: how much bf16 and int8 weights change a model's loss.
  *
  * Mean next-token cross-entropy over held-out tokens, with the model's
- * fp32 weights and with the same weights quantized to int8 (Q8 blocks, as
- * chirp quantize writes them), through the inference forward pass
+ * fp32 weights and with the same weights rounded to bf16 and quantized to
+ * int8 (Q8 blocks), as chirp quantize writes them, through the inference forward pass
  * (batched prefill over non-overlapping windows).
  *
  * usage: build/release/bench/quant_loss MODEL_DIR TOKENS.bin [--seq T] [--windows N] */
@@ -58,8 +58,9 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < ntok; i++) toks[i] = raw[1024 + 2 * i] | (raw[1024 + 2 * i + 1] << 8);
     free(raw);
 
-    InferModel f32, q8;
-    if (infer_model_load(&f32, argv[1], INFER_F32) != 0 || infer_model_load(&q8, argv[1], INFER_INT8) != 0) {
+    InferModel f32, h16, q8;
+    if (infer_model_load(&f32, argv[1], INFER_F32) != 0 || infer_model_load(&h16, argv[1], INFER_BF16) != 0 ||
+        infer_model_load(&q8, argv[1], INFER_INT8) != 0) {
         fprintf(stderr, "quant_loss: %s\n", chirp_error());
         return 1;
     }
@@ -67,21 +68,26 @@ int main(int argc, char **argv) {
     size_t max_w = (ntok - 1) / (size_t)seq;
     if ((size_t)windows > max_w) windows = (int)max_w;
     float *logits = malloc((size_t)seq * f32.cfg.vocab_size * sizeof(float));
-    InferState *sf = infer_state_new(&f32), *sq = infer_state_new(&q8);
-    double lf = 0.0, lq = 0.0;
+    InferState *sf = infer_state_new(&f32), *sh = infer_state_new(&h16), *sq = infer_state_new(&q8);
+    double lf = 0.0, lh = 0.0, lq = 0.0;
     for (int w = 0; w < windows; w++) {
         const int32_t *x = toks + (size_t)w * seq;
         lf += window_loss(sf, x, seq, logits);
+        lh += window_loss(sh, x, seq, logits);
         lq += window_loss(sq, x, seq, logits);
     }
     lf /= windows;
+    lh /= windows;
     lq /= windows;
     printf("%s on %s: %d windows x %d tokens\n", argv[1], argv[2], windows, seq);
-    printf("fp32 loss %.6f  int8 loss %.6f  change %+.6f (%+.3f%% relative)\n", lf, lq, lq - lf,
-           100.0 * (lq - lf) / lf);
+    printf("fp32 loss %.6f\n", lf);
+    printf("bf16 loss %.6f  change %+.6f (%+.3f%% relative)\n", lh, lh - lf, 100.0 * (lh - lf) / lf);
+    printf("int8 loss %.6f  change %+.6f (%+.3f%% relative)\n", lq, lq - lf, 100.0 * (lq - lf) / lf);
     infer_state_free(sf);
+    infer_state_free(sh);
     infer_state_free(sq);
     infer_model_destroy(&f32);
+    infer_model_destroy(&h16);
     infer_model_destroy(&q8);
     free(logits);
     free(toks);

@@ -4,8 +4,10 @@
  * Uses a random model with a tokenizer trained in setup. */
 #include "testutil.h"
 
+#include "compute/bf16.h"
 #include "infer/generate.h"
 #include "model/gpt2.h"
+#include "model/safetensors.h"
 #include "util/file.h"
 #include "util/error.h"
 
@@ -168,6 +170,52 @@ static void test_quantize_cli(void **state) {
     free(q);
 }
 
+/* --type bf16: a Hugging Face directory of BF16 tensors (each the fp32
+ * value rounded) that generate runs as bf16 without being told, with the
+ * text of --quant bf16 on the fp32 model; the bf16 run also shows in the
+ * speed line. */
+static void test_quantize_bf16_cli(void **state) {
+    (void)state;
+    char *q = path_join(test_tmpdir(), "bf16");
+    char args[8192], *out = NULL, *err = NULL, *a = NULL, *b = NULL, *e = NULL;
+    snprintf(args, sizeof args, "quantize --model %s --out %s --type bf16", model_dir, q);
+    assert_int_equal(chirp(args, &out, &err), 0);
+    assert_non_null(strstr(err, "bf16:"));
+    free(out);
+    free(err);
+    char *cfg = path_join(q, "config.json"), *w = path_join(q, "model.safetensors");
+    size_t len;
+    char *text = file_read_all(cfg, &len);
+    assert_non_null(strstr(text, "\"torch_dtype\": \"bfloat16\""));
+    free(text);
+    StFile f;
+    assert_int_equal(st_open(&f, w), 0);
+    Gpt2Model m;
+    assert_int_equal(gpt2_load(&m, model_dir), 0);
+    for (int i = 0; i < gpt2_tensor_count(&m.cfg); i++) {
+        Gpt2TensorInfo ti;
+        gpt2_tensor_info(&m.cfg, i, &ti);
+        const StTensor *t = st_find(&f, ti.name);
+        assert_non_null(t);
+        assert_string_equal(t->dtype, "BF16");
+        for (size_t j = 0; j < ti.numel; j++) {
+            uint16_t h;
+            memcpy(&h, (const unsigned char *)t->data + 2 * j, 2);
+            if (h != bf16_from_f32(m.param_buf[ti.offset + j])) fail_msg("%s[%zu] is not the rounded fp32", ti.name, j);
+        }
+    }
+    st_close(&f);
+    gpt2_free(&m);
+    snprintf(args, sizeof args,
+             "generate --model %s --tokenizer %s --prompt 'Good morning' --max-tokens 20 --temperature 0", q, tok_dir);
+    assert_int_equal(chirp(args, &a, &e), 0);
+    assert_non_null(strstr(e, "(bf16,"));
+    assert_int_equal(chirp(gen_args("--prompt 'Good morning' --max-tokens 20 --temperature 0 --quant bf16"), &b, NULL),
+                     0);
+    assert_string_equal(a, b);
+    free(a), free(b), free(e), free(cfg), free(w), free(q);
+}
+
 /* ---- streaming ---- */
 
 typedef struct Sink {
@@ -267,11 +315,12 @@ static void test_utf8_complete_prefix(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_same_seed_same_text), cmocka_unit_test(test_n_samples_and_int8),
-        cmocka_unit_test(test_stop_string),         cmocka_unit_test(test_prompt_too_long),
-        cmocka_unit_test(test_usage_errors),        cmocka_unit_test(test_quantize_cli),
-        cmocka_unit_test(test_stream_utf8_split),   cmocka_unit_test(test_stream_stop_strings),
-        cmocka_unit_test(test_generate_loop),       cmocka_unit_test(test_utf8_complete_prefix),
+        cmocka_unit_test(test_same_seed_same_text),  cmocka_unit_test(test_n_samples_and_int8),
+        cmocka_unit_test(test_stop_string),          cmocka_unit_test(test_prompt_too_long),
+        cmocka_unit_test(test_usage_errors),         cmocka_unit_test(test_quantize_cli),
+        cmocka_unit_test(test_quantize_bf16_cli),    cmocka_unit_test(test_stream_utf8_split),
+        cmocka_unit_test(test_stream_stop_strings),  cmocka_unit_test(test_generate_loop),
+        cmocka_unit_test(test_utf8_complete_prefix),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -4,6 +4,7 @@
 
 #include <math.h>
 
+#include "compute/bf16.h"
 #include "infer/infer.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -280,6 +281,57 @@ static void test_batch_invariance_int8(void **state) {
     batch_invariance(INFER_INT8, 64);
 }
 
+static void test_batch_invariance_bf16(void **state) {
+    (void)state;
+    batch_invariance(INFER_BF16, 64);
+    batch_invariance(INFER_BF16, 80);
+}
+
+static void test_kv_cache_equals_full_recompute_bf16(void **state) {
+    (void)state;
+    kv_vs_full(INFER_BF16);
+}
+
+/* bf16 inference is the fp32 forward of the model whose matrices hold the
+ * bf16 values: the same logits bit for bit (the kernels widen exactly);
+ * and close to the fp32 model's own. */
+static void test_bf16_is_fp32_of_rounded(void **state) {
+    (void)state;
+    Gpt2Model g, r;
+    make_model_c(&g, 64, 80, 5);
+    make_model_c(&r, 64, 80, 5);
+    const Gpt2Params *p = &r.params;
+    const Gpt2Config *c = &r.cfg;
+    size_t C = (size_t)c->n_embd, L = (size_t)c->n_layer;
+    bf16_round_array(p->wte, p->wte, (size_t)c->vocab_size * C);
+    bf16_round_array(p->qkvw, p->qkvw, L * C * 3 * C);
+    bf16_round_array(p->attprojw, p->attprojw, L * C * C);
+    bf16_round_array(p->fcw, p->fcw, L * C * 4 * C);
+    bf16_round_array(p->fcprojw, p->fcprojw, L * 4 * C * C);
+    InferModel h, f, full;
+    assert_int_equal(infer_model_init(&h, &g, INFER_BF16), 0);
+    assert_int_equal(infer_model_init(&f, &r, INFER_F32), 0);
+    assert_int_equal(infer_model_init(&full, &g, INFER_F32), 0);
+    assert_true(infer_bytes_per_token(&h) < 0.55 * infer_bytes_per_token(&full));
+    int32_t toks[30];
+    for (int i = 0; i < 30; i++) toks[i] = (i * 41 + 3) % 300;
+    float *lh = malloc(30 * 300 * sizeof(float)), *lf = malloc(30 * 300 * sizeof(float));
+    float *l32 = malloc(30 * 300 * sizeof(float));
+    InferState *sh = infer_state_new(&h), *sf = infer_state_new(&f), *s32 = infer_state_new(&full);
+    assert_non_null(infer_prefill(sh, toks, 30, lh));
+    assert_non_null(infer_prefill(sf, toks, 30, lf));
+    assert_non_null(infer_prefill(s32, toks, 30, l32));
+    assert_memory_equal(lh, lf, 30 * 300 * sizeof(float));
+    double md = 0, ml = 0;
+    for (int i = 0; i < 30 * 300; i++) md = fmax(md, fabs((double)lh[i] - l32[i])), ml = fmax(ml, fabs(l32[i]));
+    fprintf(stderr, "bf16 vs fp32 logits: max |diff| %.3g of max |logit| %.3g\n", md, ml);
+    assert_true(md > 0 && md < 0.02 * ml);
+    infer_state_free(sh), infer_state_free(sf), infer_state_free(s32);
+    infer_model_destroy(&h), infer_model_destroy(&f), infer_model_destroy(&full);
+    free(lh), free(lf), free(l32);
+    gpt2_free(&g), gpt2_free(&r);
+}
+
 /* A bad sequence anywhere in a batch fails the whole forward before any
  * cache moves. */
 static void test_batch_rejects_before_changing(void **state) {
@@ -364,6 +416,9 @@ int main(void) {
         cmocka_unit_test(test_chunked_prefill),
         cmocka_unit_test(test_batch_invariance_fp32),
         cmocka_unit_test(test_batch_invariance_int8),
+        cmocka_unit_test(test_batch_invariance_bf16),
+        cmocka_unit_test(test_kv_cache_equals_full_recompute_bf16),
+        cmocka_unit_test(test_bf16_is_fp32_of_rounded),
         cmocka_unit_test(test_batch_rejects_before_changing),
         cmocka_unit_test(test_context_overflow_and_bad_token),
         cmocka_unit_test(test_int8_dir_roundtrip),

@@ -22,24 +22,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#define HELP                                                                                                \
-    "usage: chirp chat --model DIR [--system TEXT] [--max-tokens N] [sampling flags] [--quant none|int8]\n" \
-    "                  [--threads N] [--tokenizer T]\n"                                                     \
-    "\n"                                                                                                    \
-    "Chats with a model. Type a message and press Enter; the reply streams back.\n"                         \
-    "  /reset   start a new conversation (the system prompt is kept)\n"                                     \
-    "  /exit    quit (Ctrl-D too)\n"                                                                        \
-    "Ctrl-C stops the current reply, not the program. When stdin is not a terminal each line is one\n"      \
-    "user message and each reply is printed on one line of stdout.\n"                                       \
-    "\n"                                                                                                    \
-    "The template comes from the model directory (\"chat_template\" in chirp.json or tokenizer.json),\n"    \
-    "else ChatML (<|im_start|>role ... <|im_end|>) when the tokenizer has those tokens, else a\n"           \
-    "plain-text fallback (User: ... / Assistant: ...). When the conversation outgrows the context,\n"       \
-    "the oldest turns are dropped (the system prompt is kept) and a notice goes to stderr.\n"               \
-    "\n"                                                                                                    \
-    "  --system TEXT          system prompt\n"                                                              \
-    "  --max-tokens N         longest reply in tokens (default 256)\n" INFER_FLAGS_HELP "\n"                \
-    "example:\n"                                                                                            \
+#define HELP                                                                                                     \
+    "usage: chirp chat --model DIR [--system TEXT] [--max-tokens N] [sampling flags] [--quant none|bf16|int8]\n" \
+    "                  [--threads N] [--tokenizer T]\n"                                                          \
+    "\n"                                                                                                         \
+    "Chats with a model. Type a message and press Enter; the reply streams back.\n"                              \
+    "  /reset   start a new conversation (the system prompt is kept)\n"                                          \
+    "  /exit    quit (Ctrl-D too)\n"                                                                             \
+    "Ctrl-C stops the current reply, not the program. When stdin is not a terminal each line is one\n"           \
+    "user message and each reply is printed on one line of stdout.\n"                                            \
+    "\n"                                                                                                         \
+    "The template comes from the model directory (\"chat_template\" in chirp.json or tokenizer.json),\n"         \
+    "else ChatML (<|im_start|>role ... <|im_end|>) when the tokenizer has those tokens, else a\n"                \
+    "plain-text fallback (User: ... / Assistant: ...). When the conversation outgrows the context,\n"            \
+    "the oldest turns are dropped (the system prompt is kept) and a notice goes to stderr.\n"                    \
+    "\n"                                                                                                         \
+    "  --system TEXT          system prompt\n"                                                                   \
+    "  --max-tokens N         longest reply in tokens (default 256)\n" INFER_FLAGS_HELP "\n"                     \
+    "example:\n"                                                                                                 \
     "  chirp chat --model out/model --system 'You are a friendly bird.' --temperature 0.7\n"
 
 static volatile sig_atomic_t interrupted;
@@ -273,8 +273,7 @@ static int run(int argc, char **argv) {
     }
     if (total_tokens > 0)
         fprintf(stderr, "chat: %ld tokens generated, %.1f tok/s (%s, %d threads)\n", total_tokens,
-                total_s > 0 ? total_tokens / total_s : 0.0, m.quant == INFER_INT8 ? "int8" : "fp32",
-                omp_get_max_threads());
+                total_s > 0 ? total_tokens / total_s : 0.0, infer_quant_name(m.quant), omp_get_max_threads());
     free(line);
     chat_clear(&chat, 0);
     free(chat.msgs);

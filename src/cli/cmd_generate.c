@@ -17,7 +17,7 @@
     "usage: chirp generate --model DIR [--prompt TEXT | --prompt-file F] [--max-tokens N]\n"                       \
     "                      [--temperature T] [--top-k K] [--top-p P] [--min-p P]\n"                                \
     "                      [--repetition-penalty R] [--frequency-penalty F] [--presence-penalty P]\n"              \
-    "                      [--stop STR]... [--seed S] [--n N] [--quant none|int8] [--threads N]\n"                 \
+    "                      [--stop STR]... [--seed S] [--n N] [--quant none|bf16|int8] [--threads N]\n"            \
     "                      [--tokenizer T] [--truncate]\n"                                                         \
     "\n"                                                                                                           \
     "Generates text that continues the prompt and streams it (not the prompt) to stdout as tokens\n"               \
@@ -163,7 +163,7 @@ static int run(int argc, char **argv) {
     }
     fprintf(stderr, "prompt: %ld tokens, %.1f tok/s | generation: %ld tokens, %.1f tok/s (%s, %d threads)\n", p_tok,
             prefill_s > 0 ? p_tok / prefill_s : 0.0, d_tok, decode_s > 0 ? d_tok / decode_s : 0.0,
-            m.quant == INFER_INT8 ? "int8" : "fp32", omp_get_max_threads());
+            infer_quant_name(m.quant), omp_get_max_threads());
 done:
     infer_state_free(st);
     if (tok) {

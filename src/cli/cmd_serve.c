@@ -17,7 +17,7 @@
 
 #define HELP                                                                                               \
     "usage: chirp serve --model DIR [--tokenizer T] [--host 127.0.0.1] [--port 8080] [--parallel N]\n"     \
-    "                   [--quant none|int8] [--threads N] [--api-key KEY]... [--api-key-file F]\n"         \
+    "                   [--quant none|bf16|int8] [--threads N] [--api-key KEY]... [--api-key-file F]\n"    \
     "                   [--alias NAME] [--max-queue N] [--max-body BYTES] [--timeout S] [--cors ORIGIN]\n" \
     "\n"                                                                                                   \
     "Serves the model over HTTP with OpenAI's API (POST /v1/chat/completions, /v1/completions,\n"          \
@@ -34,7 +34,7 @@
     "  --host H               address to bind (default 127.0.0.1: this machine only)\n"                    \
     "  --port P               port (default 8080; 0 picks a free one)\n"                                   \
     "  --parallel N           slots: requests generating at once (default 4)\n"                            \
-    "  --quant none|int8      int8: quantize weights at load (an int8 directory needs it)\n"               \
+    "  --quant none|bf16|int8 round (bf16) or quantize (int8) the weights at load\n"                       \
     "  --threads N            threads of the model (default: OMP_NUM_THREADS or all cores)\n"              \
     "  --api-key KEY          require 'Authorization: Bearer KEY' (repeatable); / and /health stay open\n" \
     "  --api-key-file F       keys, one per line ('#' starts a comment)\n"                                 \
@@ -204,8 +204,8 @@ static int run(int argc, char **argv) {
         goto done;
     }
     fprintf(stderr, "chirp serve: %s (%d layers, %d context, %s), %d slots, %d threads (%s kernels), template: %s%s\n",
-            alias, m.cfg.n_layer, m.cfg.n_ctx, m.quant == INFER_INT8 ? "int8" : "fp32", cfg.parallel, cfg.threads,
-            kern_simd_name(), tpl.source, cfg.n_api_keys ? ", API keys required" : "");
+            alias, m.cfg.n_layer, m.cfg.n_ctx, infer_quant_name(m.quant), cfg.parallel, cfg.threads, kern_simd_name(),
+            tpl.source, cfg.n_api_keys ? ", API keys required" : "");
     const char *shown = strchr(cfg.host, ':') ? "[%s]" : "%s";
     char host[300];
     snprintf(host, sizeof host, shown, cfg.host);

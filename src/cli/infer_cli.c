@@ -41,7 +41,8 @@ int infer_flags_check(const char *cmd, InferFlags *f, InferQuant *quant) {
     if (!f->model) return args_missing(cmd, "model");
     if (strcmp(f->quant, "none") == 0) *quant = INFER_F32;
     else if (strcmp(f->quant, "int8") == 0) *quant = INFER_INT8;
-    else return args_usage_error(cmd, "--quant must be none or int8, got '%s'", f->quant);
+    else if (strcmp(f->quant, "bf16") == 0) *quant = INFER_BF16;
+    else return args_usage_error(cmd, "--quant must be none, bf16 or int8, got '%s'", f->quant);
     if (f->threads > 0) omp_set_num_threads((int)f->threads);
     f->seed_given = f->seed >= 0;
     if (!f->seed_given) f->seed = (long)((unsigned long)time(NULL) ^ ((unsigned long)clock() << 16)) & 0x7fffffffL;

@@ -45,7 +45,7 @@ void infer_unescape(char *s);
     "  --model DIR            model directory (config.json, model.safetensors, tokenizer.json)\n"             \
     "  --tokenizer T          tokenizer.json, or a directory with tokenizer.json or encoder.json+vocab.bpe\n" \
     "                         (default: the model directory's)\n"                                             \
-    "  --quant none|int8      int8: quantize weights at load (an int8 directory needs it)\n"                  \
+    "  --quant none|bf16|int8 round (bf16) or quantize (int8) the weights at load\n"                          \
     "  --threads N            threads (default: OMP_NUM_THREADS or all cores)\n"                              \
     "  --temperature T        0 = greedy (default 0.8)\n"                                                     \
     "  --top-k K              keep the K most likely tokens (0 = off, default 0)\n"                           \

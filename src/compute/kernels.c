@@ -1,7 +1,15 @@
-/* kernels.c: fp32 inference kernels (see kernels.h for why they look like
- * this), written once against simd.h's vector width. */
+/* kernels.c: inference kernels (see kernels.h for why they look like
+ * this), written once against simd.h's vector width.
+ *
+ * Weights come in fp32 or bf16. A bf16 weight is widened to float as it
+ * is loaded (exact), and every multiply-add is the fp32 kernel's, in the
+ * fp32 kernel's order: a bf16 product gives exactly the numbers the fp32
+ * kernel gives on the widened weights, and keeps all its batch invariance.
+ * Only the bytes read from memory halve. The drivers take both pointers
+ * (one NULL) and pick the loader per block of rows, not per element. */
 #include "compute/kernels.h"
 
+#include "compute/bf16.h"
 #include "compute/simd.h"
 
 #include <math.h>
@@ -39,23 +47,52 @@ static inline void fold4(float *y, const float *w0, size_t n, const float *x, in
     }
 }
 
+/* fold4 over bf16 weight rows. */
+static inline void fold4_bf16(float *y, const uint16_t *w0, size_t n, const float *x, int j0, int j1) {
+    const uint16_t *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+    vf x0 = vset1(x[0]), x1 = vset1(x[1]), x2 = vset1(x[2]), x3 = vset1(x[3]);
+    int j = j0;
+    for (; j + VW <= j1; j += VW) {
+        vf acc = vload(y + j);
+        acc = vfma(x0, vload_bf16(w0 + j), acc);
+        acc = vfma(x1, vload_bf16(w1 + j), acc);
+        acc = vfma(x2, vload_bf16(w2 + j), acc);
+        acc = vfma(x3, vload_bf16(w3 + j), acc);
+        vstore(y + j, acc);
+    }
+    for (; j < j1; j++) {
+        float acc = y[j];
+        acc = fmaf(x[0], bf16_to_f32(w0[j]), acc);
+        acc = fmaf(x[1], bf16_to_f32(w1[j]), acc);
+        acc = fmaf(x[2], bf16_to_f32(w2[j]), acc);
+        acc = fmaf(x[3], bf16_to_f32(w3[j]), acc);
+        y[j] = acc;
+    }
+}
+
 /* Columns [j0, j1) of y = b + x @ W. Rows are streamed in full contiguous
  * runs (one thread's slice of a row) so the hardware prefetcher sees long
  * sequential reads; the slice of y being accumulated (at most 12 KB for
  * GPT-2's 3072-wide layers) stays in L1, and four rows are folded in per
  * pass so y is loaded and stored once per four weight rows. */
-static void matvec_cols(float *y, const float *x, const float *W, const float *b, int k, int n, int j0, int j1) {
+static void matvec_cols(float *y, const float *x, const float *W, const uint16_t *Wh, const float *b, int k, int n,
+                        int j0, int j1) {
     if (b) memcpy(y + j0, b + j0, (size_t)(j1 - j0) * sizeof(float));
     else memset(y + j0, 0, (size_t)(j1 - j0) * sizeof(float));
     int i = 0;
-    for (; i + 4 <= k; i += 4) fold4(y, W + (size_t)i * n, (size_t)n, x + i, j0, j1);
+    for (; i + 4 <= k; i += 4) {
+        if (Wh) fold4_bf16(y, Wh + (size_t)i * n, (size_t)n, x + i, j0, j1);
+        else fold4(y, W + (size_t)i * n, (size_t)n, x + i, j0, j1);
+    }
     for (; i < k; i++) {
-        const float *w = W + (size_t)i * n;
-        for (int j = j0; j < j1; j++) y[j] = fmaf(x[i], w[j], y[j]);
+        for (int j = j0; j < j1; j++) {
+            float w = Wh ? bf16_to_f32(Wh[(size_t)i * n + j]) : W[(size_t)i * n + j];
+            y[j] = fmaf(x[i], w, y[j]);
+        }
     }
 }
 
-void kern_matvec_in_out(float *y, const float *x, const float *W, const float *b, int k, int n) {
+static void matvec_in_out(float *y, const float *x, const float *W, const uint16_t *Wh, const float *b, int k, int n) {
     int par = (long)k * n >= PAR_MIN_WEIGHTS;
 #pragma omp parallel if (par)
     {
@@ -66,8 +103,12 @@ void kern_matvec_in_out(float *y, const float *x, const float *W, const float *b
         int j0 = (int)((long)blocks * id / nt) * 16;
         int j1 = (int)((long)blocks * (id + 1) / nt) * 16;
         if (j1 > n) j1 = n;
-        if (j0 < j1) matvec_cols(y, x, W, b, k, n, j0, j1);
+        if (j0 < j1) matvec_cols(y, x, W, Wh, b, k, n, j0, j1);
     }
+}
+
+void kern_matvec_in_out(float *y, const float *x, const float *W, const float *b, int k, int n) {
+    matvec_in_out(y, x, W, NULL, b, k, n);
 }
 
 /* The dot product every caller uses (attention scores, the LM head), so
@@ -90,11 +131,38 @@ static inline float dot(const float *a, const float *x, int k) {
 
 float kern_dot(const float *a, const float *b, int n) { return dot(a, b, n); }
 
-void kern_matvec_out_in(float *y, const float *x, const float *W, int n, int k) {
+/* The last n < VW bf16 values widened, zero-padded to a vector: in the
+ * lanes past n it multiplies the zeros vload_m gives, as the fp32 tail
+ * does. */
+static inline vf load_bf16_tail(const uint16_t *p, int n) {
+    float t[VW];
+    for (int i = 0; i < VW; i++) t[i] = i < n ? bf16_to_f32(p[i]) : 0.0f;
+    return vload(t);
+}
+
+/* dot() with a bf16 weight row a. */
+static inline float dot_bf16(const uint16_t *a, const float *x, int k) {
+    vf acc0 = vzero(), acc1 = vzero();
+    int i = 0;
+    for (; i + 2 * VW <= k; i += 2 * VW) {
+        acc0 = vfma(vload_bf16(a + i), vload(x + i), acc0);
+        acc1 = vfma(vload_bf16(a + i + VW), vload(x + i + VW), acc1);
+    }
+    for (; i + VW <= k; i += VW) acc0 = vfma(vload_bf16(a + i), vload(x + i), acc0);
+    if (i < k) {
+        vmask m = vmask_first(k - i);
+        acc1 = vfma(load_bf16_tail(a + i, k - i), vload_m(m, x + i), acc1);
+    }
+    return vsum(vadd(acc0, acc1));
+}
+
+static void matvec_out_in(float *y, const float *x, const float *W, const uint16_t *Wh, int n, int k) {
     int par = (long)k * n >= PAR_MIN_WEIGHTS;
 #pragma omp parallel for schedule(static) if (par)
-    for (int r = 0; r < n; r++) y[r] = dot(W + (size_t)r * k, x, k);
+    for (int r = 0; r < n; r++) y[r] = Wh ? dot_bf16(Wh + (size_t)r * k, x, k) : dot(W + (size_t)r * k, x, k);
 }
+
+void kern_matvec_out_in(float *y, const float *x, const float *W, int n, int k) { matvec_out_in(y, x, W, NULL, n, k); }
 
 /* dot() of one weight row against four inputs at once: eight independent
  * accumulators instead of two keep the FMA units busy, and each of the
@@ -122,26 +190,61 @@ static inline void dot4(const float *a, const float *const x[4], int k, float ou
     for (int t = 0; t < 4; t++) out[t] = vsum(vadd(acc0[t], acc1[t]));
 }
 
-void kern_matmul_rows_out_in(float *Y, const float *X, const float *W, int T, int n, int k) {
+/* dot4() with a bf16 weight row a. */
+static inline void dot4_bf16(const uint16_t *a, const float *const x[4], int k, float out[4]) {
+    vf acc0[4], acc1[4];
+    for (int t = 0; t < 4; t++) acc0[t] = acc1[t] = vzero();
+    int i = 0;
+    for (; i + 2 * VW <= k; i += 2 * VW) {
+        vf a0 = vload_bf16(a + i), a1 = vload_bf16(a + i + VW);
+        for (int t = 0; t < 4; t++) {
+            acc0[t] = vfma(a0, vload(x[t] + i), acc0[t]);
+            acc1[t] = vfma(a1, vload(x[t] + i + VW), acc1[t]);
+        }
+    }
+    for (; i + VW <= k; i += VW) {
+        vf a0 = vload_bf16(a + i);
+        for (int t = 0; t < 4; t++) acc0[t] = vfma(a0, vload(x[t] + i), acc0[t]);
+    }
+    if (i < k) {
+        vmask m = vmask_first(k - i);
+        vf a0 = load_bf16_tail(a + i, k - i);
+        for (int t = 0; t < 4; t++) acc1[t] = vfma(a0, vload_m(m, x[t] + i), acc1[t]);
+    }
+    for (int t = 0; t < 4; t++) out[t] = vsum(vadd(acc0[t], acc1[t]));
+}
+
+static void matmul_rows_out_in(float *Y, const float *X, const float *W, const uint16_t *Wh, int T, int n, int k) {
     if (T == 1) {
-        kern_matvec_out_in(Y, X, W, n, k);
+        matvec_out_in(Y, X, W, Wh, n, k);
         return;
     }
     /* Weight rows outermost: one row (a few KB) stays in L1 while all T
      * inputs pass it, so the matrix is read from memory once per call. */
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < n; r++) {
-        const float *w = W + (size_t)r * k;
+        const float *w = W ? W + (size_t)r * k : NULL;
+        const uint16_t *wh = Wh ? Wh + (size_t)r * k : NULL;
         int t = 0;
         for (; t + 4 <= T; t += 4) {
             const float *x[4] = {X + (size_t)t * k, X + (size_t)(t + 1) * k, X + (size_t)(t + 2) * k,
                                  X + (size_t)(t + 3) * k};
             float out[4];
-            dot4(w, x, k, out);
+            if (wh) dot4_bf16(wh, x, k, out);
+            else dot4(w, x, k, out);
             for (int j = 0; j < 4; j++) Y[(size_t)(t + j) * n + r] = out[j];
         }
-        for (; t < T; t++) Y[(size_t)t * n + r] = dot(w, X + (size_t)t * k, k);
+        for (; t < T; t++)
+            Y[(size_t)t * n + r] = wh ? dot_bf16(wh, X + (size_t)t * k, k) : dot(w, X + (size_t)t * k, k);
     }
+}
+
+void kern_matmul_rows_out_in(float *Y, const float *X, const float *W, int T, int n, int k) {
+    matmul_rows_out_in(Y, X, W, NULL, T, n, k);
+}
+
+void kern_matmul_rows_out_in_bf16(float *Y, const float *X, const uint16_t *W, int T, int n, int k) {
+    matmul_rows_out_in(Y, X, NULL, W, T, n, k);
 }
 
 /* The batched product, blocked as a GEMM is (Goto's scheme): the thread's
@@ -220,8 +323,24 @@ static void tile_rows(float *Y, const float *X, const float *panel, int R, int k
 }
 
 /* Copies W[i0 .. i0+kc, jc .. jc+nc) into panel as consecutive tiles of
- * [kc, MM_COLS] (the last tile zero-padded). */
-static void pack_panel(float *panel, const float *W, int n, int i0, int kc, int jc, int nc) {
+ * [kc, MM_COLS] (the last tile zero-padded); bf16 weights (Wh) are
+ * widened on the way, so the tiles below never see them. */
+static void pack_panel(float *panel, const float *W, const uint16_t *Wh, int n, int i0, int kc, int jc, int nc) {
+    if (Wh) {
+        for (int i = 0; i < kc; i++) {
+            const uint16_t *src = Wh + (size_t)(i0 + i) * n + jc;
+            for (int c = 0; c < nc; c += MM_COLS) {
+                float *dst = panel + (size_t)c * kc + (size_t)i * MM_COLS;
+                int w = nc - c < MM_COLS ? nc - c : MM_COLS;
+                if (w == MM_COLS) {
+                    for (int v = 0; v < MM_COLS; v += VW) vstore(dst + v, vload_bf16(src + c + v));
+                } else {
+                    for (int v = 0; v < MM_COLS; v++) dst[v] = v < w ? bf16_to_f32(src[c + v]) : 0.0f;
+                }
+            }
+        }
+        return;
+    }
     for (int i = 0; i < kc; i++) {
         const float *src = W + (size_t)(i0 + i) * n + jc; /* one contiguous run per weight row */
         for (int c = 0; c < nc; c += MM_COLS) {
@@ -238,7 +357,8 @@ static void pack_panel(float *panel, const float *W, int n, int i0, int kc, int 
 }
 
 /* Columns [j0, j1) of all T rows, Y already holding the bias. */
-static void matmul_cols(float *Y, const float *X, const float *W, int T, int k, int n, int j0, int j1) {
+static void matmul_cols(float *Y, const float *X, const float *W, const uint16_t *Wh, int T, int k, int n, int j0,
+                        int j1) {
     _Alignas(64) float panel[MM_PANEL];
     for (int jc = j0; jc < j1; jc += MM_NC) {
         int nc = j1 - jc < MM_NC ? j1 - jc : MM_NC;
@@ -246,7 +366,7 @@ static void matmul_cols(float *Y, const float *X, const float *W, int T, int k, 
         int kc_max = MM_PANEL / ncp;
         for (int i0 = 0; i0 < k; i0 += kc_max) {
             int kc = k - i0 < kc_max ? k - i0 : kc_max;
-            pack_panel(panel, W, n, i0, kc, jc, nc);
+            pack_panel(panel, W, Wh, n, i0, kc, jc, nc);
             for (int c = 0; c < nc; c += MM_COLS) {
                 const float *tile = panel + (size_t)c * kc;
                 int width = nc - c < MM_COLS ? nc - c : MM_COLS;
@@ -260,9 +380,10 @@ static void matmul_cols(float *Y, const float *X, const float *W, int T, int k, 
     }
 }
 
-void kern_matmul_rows_in_out(float *Y, const float *X, const float *W, const float *b, int T, int k, int n) {
+static void matmul_rows_in_out(float *Y, const float *X, const float *W, const uint16_t *Wh, const float *b, int T,
+                               int k, int n) {
     if (T == 1) {
-        kern_matvec_in_out(Y, X, W, b, k, n);
+        matvec_in_out(Y, X, W, Wh, b, k, n);
         return;
     }
     int par = (long)T * k * n >= PAR_MIN_WEIGHTS;
@@ -280,9 +401,17 @@ void kern_matmul_rows_in_out(float *Y, const float *X, const float *W, const flo
                 if (b) memcpy(y + j0, b + j0, (size_t)(j1 - j0) * sizeof(float));
                 else memset(y + j0, 0, (size_t)(j1 - j0) * sizeof(float));
             }
-            matmul_cols(Y, X, W, T, k, n, j0, j1);
+            matmul_cols(Y, X, W, Wh, T, k, n, j0, j1);
         }
     }
+}
+
+void kern_matmul_rows_in_out(float *Y, const float *X, const float *W, const float *b, int T, int k, int n) {
+    matmul_rows_in_out(Y, X, W, NULL, b, T, k, n);
+}
+
+void kern_matmul_rows_in_out_bf16(float *Y, const float *X, const uint16_t *W, const float *b, int T, int k, int n) {
+    matmul_rows_in_out(Y, X, NULL, W, b, T, k, n);
 }
 
 void kern_layernorm(float *out, const float *x, const float *w, const float *b, int n, float eps) {

@@ -12,6 +12,8 @@
 #ifndef CHIRP_COMPUTE_KERNELS_H
 #define CHIRP_COMPUTE_KERNELS_H
 
+#include <stdint.h>
+
 /* y[n] = b[n] + x[k] @ W[k, n]  (Conv1D layout: W row-major [in, out]).
  * b may be NULL. y must not alias x. */
 void kern_matvec_in_out(float *y, const float *x, const float *W, const float *b, int k, int n);
@@ -40,6 +42,12 @@ void kern_matmul_rows_in_out(float *Y, const float *X, const float *W, const flo
 /* Y[t, n] = W[n, k] @ X[t] for t < T (the LM head over T rows), with the
  * same per-row invariance against kern_matvec_out_in. */
 void kern_matmul_rows_out_in(float *Y, const float *X, const float *W, int T, int n, int k);
+
+/* The two products above with bf16 weights (bf16.h), half the bytes to
+ * read: bit-identical to the fp32 kernels run on the weights widened to
+ * float, so batch-invariant in the same way. */
+void kern_matmul_rows_in_out_bf16(float *Y, const float *X, const uint16_t *W, const float *b, int T, int k, int n);
+void kern_matmul_rows_out_in_bf16(float *Y, const float *X, const uint16_t *W, int T, int n, int k);
 
 /* out = LayerNorm(x) * w + b over n values (biased variance, as PyTorch). */
 void kern_layernorm(float *out, const float *x, const float *w, const float *b, int n, float eps);

@@ -11,6 +11,8 @@
 #define CHIRP_COMPUTE_SIMD_H
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -28,6 +30,10 @@ static inline vmask vmask_first(int n) { return (vmask)((1u << n) - 1); }
 #define vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define vadd(a, b) _mm512_add_ps(a, b)
 #define vsum(v) _mm512_reduce_add_ps(v)
+/* VW bf16 values widened to floats (exact: a bf16 is a float's top half). */
+static inline vf vload_bf16(const uint16_t *p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+}
 
 #elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -52,6 +58,9 @@ static inline float vsum(__m256 v) {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
+static inline vf vload_bf16(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
 
 #else
 #define SIMD_NAME "scalar"
@@ -68,6 +77,12 @@ static inline vmask vmask_first(int n) { return n > 0; }
 #define vfma(a, b, c) fmaf(a, b, c)
 #define vadd(a, b) ((a) + (b))
 #define vsum(v) (v)
+static inline vf vload_bf16(const uint16_t *p) {
+    uint32_t u = (uint32_t)*p << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
 #endif
 
 #endif

@@ -1,6 +1,7 @@
 /* infer.c: the inference forward pass over a KV cache (see infer.h). */
 #include "infer/infer.h"
 
+#include "compute/bf16.h"
 #include "compute/kernels.h"
 #include "util/error.h"
 
@@ -45,7 +46,9 @@ int infer_model_init(InferModel *im, const Gpt2Model *m, InferQuant quant) {
         const float *attprojw = p->attprojw + (size_t)l * C * C;
         const float *fcw = p->fcw + (size_t)l * C * 4 * C;
         const float *fcprojw = p->fcprojw + (size_t)l * 4 * C * C;
-        if (quant == INFER_F32) {
+        if (quant == INFER_BF16) {
+            continue; /* below, in one allocation */
+        } else if (quant == INFER_F32) {
             ly->qkvw = qkvw;
             ly->attprojw = attprojw;
             ly->fcw = fcw;
@@ -57,6 +60,25 @@ int infer_model_init(InferModel *im, const Gpt2Model *m, InferQuant quant) {
             infer_model_destroy(im);
             return -1;
         }
+    }
+    if (quant == INFER_BF16) {
+        size_t mats = (size_t)L * 12 * C * C, V = (size_t)c->vocab_size;
+        uint16_t *h = im->bf16 = xmalloc((mats + V * C) * sizeof(uint16_t));
+        for (int l = 0; l < L; l++) {
+            InferLayer *ly = &im->layers[l];
+            const float *src[4] = {p->qkvw + (size_t)l * C * 3 * C, p->attprojw + (size_t)l * C * C,
+                                   p->fcw + (size_t)l * C * 4 * C, p->fcprojw + (size_t)l * 4 * C * C};
+            const uint16_t **dst[4] = {&ly->hqkvw, &ly->hattprojw, &ly->hfcw, &ly->hfcprojw};
+            size_t n[4] = {(size_t)C * 3 * C, (size_t)C * C, (size_t)C * 4 * C, (size_t)4 * C * C};
+            for (int j = 0; j < 4; j++) {
+                bf16_from_f32_array(h, src[j], n[j]);
+                *dst[j] = h;
+                h += n[j];
+            }
+        }
+        bf16_from_f32_array(h, p->wte, V * C);
+        im->hwte = h;
+        return 0;
     }
     if (quant == INFER_F32) {
         im->wte = p->wte;
@@ -77,6 +99,7 @@ void infer_model_destroy(InferModel *im) {
         }
     }
     free(im->layers);
+    free(im->bf16);
     qmat_destroy(&im->qwte);
     if (im->fp32) {
         gpt2_free(im->fp32);
@@ -91,6 +114,7 @@ double infer_bytes_per_token(const InferModel *im) {
     double mat = L * 12.0 * C * C + V * C; /* weights every token multiplies by */
     double small = L * 13.0 * C + 2.0 * C; /* biases and LayerNorms */
     if (im->quant == INFER_INT8) return mat * (1.0 + 4.0 / QBLOCK) + small * 4.0;
+    if (im->quant == INFER_BF16) return mat * 2.0 + small * 4.0;
     return mat * 4.0 + small * 4.0;
 }
 
@@ -183,10 +207,14 @@ static void scratch_reserve(InferScratch *s, int rows, int heads) {
     }
 }
 
-/* out[T, n] = in[T, k] @ W + b, in fp32 or int8 as the model is. Both
- * paths compute each row on its own (batch-invariant). */
-static void linear(InferScratch *s, float *out, const float *in, const float *W, const QMat *qW, const float *b, int T,
-                   int k, int n) {
+/* out[T, n] = in[T, k] @ W + b, in fp32, bf16 or int8 as the model is.
+ * Every path computes each row on its own (batch-invariant). */
+static void linear(InferScratch *s, float *out, const float *in, const float *W, const uint16_t *Wh, const QMat *qW,
+                   const float *b, int T, int k, int n) {
+    if (Wh) {
+        kern_matmul_rows_in_out_bf16(out, in, Wh, b, T, k, n);
+        return;
+    }
     if (W) {
         kern_matmul_rows_in_out(out, in, W, b, T, k, n);
         return;
@@ -232,6 +260,10 @@ static void lm_head(InferScratch *s, float *out, const float *xn, int T) {
     int C = m->cfg.n_embd, V = m->cfg.vocab_size;
     if (m->wte) {
         kern_matmul_rows_out_in(out, xn, m->wte, T, V, C);
+        return;
+    }
+    if (m->hwte) {
+        kern_matmul_rows_out_in_bf16(out, xn, m->hwte, T, V, C);
         return;
     }
     for (int t = 0; t < T; t++)
@@ -293,13 +325,14 @@ int infer_forward(InferScratch *s, const InferSeq *seqs, int nseq) {
         int32_t tok = q->tokens[s->row_pos[r] - q->st->pos];
         float *x = s->x + (size_t)r * C;
         if (m->wte) memcpy(x, m->wte + (size_t)tok * C, (size_t)C * sizeof(float));
+        else if (m->hwte) bf16_to_f32_array(x, m->hwte + (size_t)tok * C, (size_t)C);
         else qmat_dequant_row(&m->qwte, tok, x);
         kern_add(x, m->wpe + (size_t)s->row_pos[r] * C, C);
     }
     for (int l = 0; l < L; l++) {
         const InferLayer *ly = &m->layers[l];
         kern_layernorm_rows(s->xn, s->x, ly->ln1w, ly->ln1b, R, C, c->ln_eps);
-        linear(s, s->qkv, s->xn, ly->qkvw, &ly->qqkv, ly->qkvb, R, C, 3 * C);
+        linear(s, s->qkv, s->xn, ly->qkvw, ly->hqkvw, &ly->qqkv, ly->qkvb, R, C, 3 * C);
         for (int r = 0; r < R; r++) {
             InferState *st = seqs[s->row_seq[r]].st;
             size_t at = (size_t)l * c->n_ctx * C + (size_t)s->row_pos[r] * C;
@@ -307,12 +340,12 @@ int infer_forward(InferScratch *s, const InferSeq *seqs, int nseq) {
             memcpy(st->v_cache + at, s->qkv + (size_t)r * 3 * C + 2 * C, (size_t)C * sizeof(float));
         }
         attention(s, seqs, l, R);
-        linear(s, s->h, s->att, ly->attprojw, &ly->qattproj, ly->attprojb, R, C, C);
+        linear(s, s->h, s->att, ly->attprojw, ly->hattprojw, &ly->qattproj, ly->attprojb, R, C, C);
         kern_add(s->x, s->h, R * C);
         kern_layernorm_rows(s->xn, s->x, ly->ln2w, ly->ln2b, R, C, c->ln_eps);
-        linear(s, s->fc, s->xn, ly->fcw, &ly->qfc, ly->fcb, R, C, 4 * C);
+        linear(s, s->fc, s->xn, ly->fcw, ly->hfcw, &ly->qfc, ly->fcb, R, C, 4 * C);
         kern_gelu(s->fc, R * 4 * C);
-        linear(s, s->h, s->fc, ly->fcprojw, &ly->qfcproj, ly->fcprojb, R, 4 * C, C);
+        linear(s, s->h, s->fc, ly->fcprojw, ly->hfcprojw, &ly->qfcproj, ly->fcprojb, R, 4 * C, C);
         kern_add(s->x, s->h, R * C);
     }
     /* Logits: every row of a sequence that wants all of them; the last row

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-typedef enum { INFER_F32 = 0, INFER_INT8 = 1 } InferQuant;
+typedef enum { INFER_F32 = 0, INFER_INT8 = 1, INFER_BF16 = 2 } InferQuant;
 
 typedef struct InferLayer {
     const float *ln1w, *ln1b, *qkvb, *attprojb, *ln2w, *ln2b, *fcb, *fcprojb;
@@ -24,13 +24,17 @@ typedef struct InferLayer {
     const float *qkvw, *attprojw, *fcw, *fcprojw;
     /* int8 weights [out, in]; q == NULL when the model is fp32. */
     QMat qqkv, qattproj, qfc, qfcproj;
+    /* bf16 Conv1D weights [in, out]; NULL unless the model is bf16. */
+    const uint16_t *hqkvw, *hattprojw, *hfcw, *hfcprojw;
 } InferLayer;
 
 typedef struct InferModel {
     Gpt2Config cfg;
     InferQuant quant;
-    const float *wte; /* [V, C] fp32, NULL when int8 */
-    QMat qwte;        /* int8 wte: embedding rows and the LM head */
+    const float *wte;     /* [V, C] fp32, NULL when int8 */
+    QMat qwte;            /* int8 wte: embedding rows and the LM head */
+    const uint16_t *hwte; /* bf16 wte [V, C], NULL unless bf16 */
+    uint16_t *bf16;       /* owned: every bf16 matrix above, one allocation */
     const float *wpe, *lnfw, *lnfb;
     InferLayer *layers;
     /* Ownership: what destroy must release. */
@@ -38,8 +42,9 @@ typedef struct InferModel {
 } InferModel;
 
 /* A view of m's weights (m must outlive im). With INFER_INT8 the matrices
- * and wte are quantized into owned copies; the fp32 small tensors are
- * still borrowed from m. Returns 0 or -1 with the error set. */
+ * and wte are quantized into owned copies, with INFER_BF16 rounded to
+ * bf16 ones (half the bytes to read per token); the fp32 small tensors
+ * are still borrowed from m. Returns 0 or -1 with the error set. */
 int infer_model_init(InferModel *im, const Gpt2Model *m, InferQuant quant);
 
 /* Loads a model directory: an int8 directory written by
@@ -56,10 +61,22 @@ void infer_model_bind(InferModel *im, const Gpt2Model *m);
 /* True if dir holds an int8 model written by chirp quantize. */
 int infer_dir_is_int8(const char *dir);
 
+/* True if dir's config.json says "torch_dtype": "bfloat16" (chirp quantize
+ * --type bf16 writes one; Hugging Face does for bf16 models). */
+int infer_dir_is_bf16(const char *dir);
+
+/* "fp32", "bf16" or "int8". */
+const char *infer_quant_name(InferQuant q);
+
 /* Writes an int8 model directory: config.json (src_dir's, plus a
  * "chirp_quantization" entry), model.safetensors with int8 tensors, and
  * tokenizer.json / chirp.json copied from src_dir when present. */
 int infer_model_save_int8(const InferModel *im, const char *src_dir, const char *out_dir);
+
+/* Writes a bf16 copy of the model in src_dir: a Hugging Face directory
+ * whose every tensor is BF16 (config.json says "torch_dtype": "bfloat16",
+ * so transformers loads it as such), plus tokenizer.json / chirp.json. */
+int infer_model_save_bf16(const char *src_dir, const char *out_dir);
 
 /* Bytes of weights one decoding step reads (for the bandwidth bound). */
 double infer_bytes_per_token(const InferModel *im);

@@ -39,6 +39,19 @@ int infer_dir_is_int8(const char *dir) {
     return yes;
 }
 
+int infer_dir_is_bf16(const char *dir) {
+    char *path = path_join(dir, "config.json");
+    json_t *root = json_load_file(path, 0, NULL);
+    free(path);
+    if (!root) return 0;
+    json_t *dt = json_object_get(root, "torch_dtype");
+    int yes = json_is_string(dt) && strcmp(json_string_value(dt), "bfloat16") == 0;
+    json_decref(root);
+    return yes;
+}
+
+const char *infer_quant_name(InferQuant q) { return q == INFER_INT8 ? "int8" : q == INFER_BF16 ? "bf16" : "fp32"; }
+
 static int load_qmat(QMat *m, const StFile *f, const char *path, const char *name, int rows, int cols) {
     char qn[160], sn[160];
     snprintf(qn, sizeof qn, "%s.qweight", name);
@@ -120,6 +133,9 @@ int infer_model_load(InferModel *im, const char *dir, InferQuant quant) {
             return chirp_fail("%s: this model is int8 (written by chirp quantize); run it with --quant int8", dir);
         return load_int8(im, dir);
     }
+    /* bf16 weights run as bf16: the same numbers as widening them to fp32
+     * (see kern_matmul_rows_in_out_bf16), at half the bytes per token. */
+    if (quant == INFER_F32 && path_is_dir(dir) && infer_dir_is_bf16(dir)) quant = INFER_BF16;
     Gpt2Model *m = xcalloc(1, sizeof *m);
     if (gpt2_load(m, dir) != 0) {
         free(m);
@@ -217,6 +233,16 @@ static int copy_file_if_present(const char *src_dir, const char *out_dir, const 
         free(dst);
     }
     free(src);
+    return rc;
+}
+
+int infer_model_save_bf16(const char *src_dir, const char *out_dir) {
+    Gpt2Model m;
+    if (gpt2_load(&m, src_dir) != 0) return -1;
+    int rc = gpt2_save_as(&m, out_dir, 1);
+    gpt2_free(&m);
+    if (rc == 0) rc = copy_file_if_present(src_dir, out_dir, "tokenizer.json");
+    if (rc == 0) rc = copy_file_if_present(src_dir, out_dir, "chirp.json");
     return rc;
 }
 

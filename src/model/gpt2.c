@@ -210,7 +210,9 @@ int gpt2_config_load(Gpt2Config *cfg, const char *path) {
     return rc;
 }
 
-int gpt2_config_save(const Gpt2Config *cfg, const char *path) {
+/* torch_dtype, when given, is the key Hugging Face reads to load the
+ * weights in that type ("bfloat16"). */
+static int config_write(const Gpt2Config *cfg, const char *path, const char *torch_dtype) {
     json_t *root = json_object();
     json_object_set_new(root, "model_type", json_string("gpt2"));
     json_t *arch = json_array();
@@ -232,6 +234,7 @@ int gpt2_config_save(const Gpt2Config *cfg, const char *path) {
     json_object_set_new(root, "attn_pdrop", json_real(0.0));
     json_object_set_new(root, "bos_token_id", json_integer(50256));
     json_object_set_new(root, "eos_token_id", json_integer(50256));
+    if (torch_dtype) json_object_set_new(root, "torch_dtype", json_string(torch_dtype));
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     json_decref(root);
     size_t n = strlen(text);
@@ -241,6 +244,8 @@ int gpt2_config_save(const Gpt2Config *cfg, const char *path) {
     free(text);
     return rc;
 }
+
+int gpt2_config_save(const Gpt2Config *cfg, const char *path) { return config_write(cfg, path, NULL); }
 
 /* Finds a tensor by HF name, with or without the "transformer." prefix. */
 static const StTensor *find_tensor(const StFile *f, const char *name) {
@@ -279,8 +284,9 @@ int gpt2_load(Gpt2Model *m, const char *dir) {
             rc = chirp_fail("%s: tensor %s is missing", wpath, ti.name);
             break;
         }
-        if (strcmp(t->dtype, "F32") != 0) {
-            rc = chirp_fail("%s: tensor %s has dtype %s; only F32 is supported", wpath, ti.name, t->dtype);
+        int bf16 = strcmp(t->dtype, "BF16") == 0;
+        if (strcmp(t->dtype, "F32") != 0 && !bf16) {
+            rc = chirp_fail("%s: tensor %s has dtype %s; only F32 and BF16 are supported", wpath, ti.name, t->dtype);
             break;
         }
         int shape_ok = t->ndim == ti.ndim;
@@ -291,8 +297,17 @@ int gpt2_load(Gpt2Model *m, const char *dir) {
                             ti.ndim > 1 ? ti.shape[1] : 1LL);
             break;
         }
-        /* memcpy: safetensors data need not be 4-byte aligned in memory. */
-        memcpy(m->param_buf + ti.offset, t->data, ti.numel * sizeof(float));
+        /* memcpy: safetensors data need not be aligned in memory. */
+        if (!bf16) {
+            memcpy(m->param_buf + ti.offset, t->data, ti.numel * sizeof(float));
+            continue;
+        }
+        float *dst = m->param_buf + ti.offset;
+        for (size_t j = 0; j < ti.numel; j++) {
+            uint16_t h;
+            memcpy(&h, (const unsigned char *)t->data + 2 * j, 2);
+            dst[j] = bf16_to_f32(h);
+        }
     }
     st_close(&f);
     free(wpath);
@@ -300,8 +315,15 @@ int gpt2_load(Gpt2Model *m, const char *dir) {
     return rc;
 }
 
-int gpt2_save(const Gpt2Model *m, const char *dir) {
+int gpt2_save(const Gpt2Model *m, const char *dir) { return gpt2_save_as(m, dir, 0); }
+
+int gpt2_save_as(const Gpt2Model *m, const char *dir, int bf16) {
     if (dir_create(dir) != 0) return -1;
+    uint16_t *half = NULL;
+    if (bf16) {
+        half = xmalloc(m->num_params * sizeof(uint16_t));
+        bf16_from_f32_array(half, m->param_buf, m->num_params);
+    }
     int n = gpt2_tensor_count(&m->cfg);
     StWriteTensor *ts = xcalloc((size_t)n, sizeof *ts);
     Gpt2TensorInfo *infos = xcalloc((size_t)n, sizeof *infos);
@@ -311,11 +333,13 @@ int gpt2_save(const Gpt2Model *m, const char *dir) {
         ts[i].ndim = infos[i].ndim;
         for (int d = 0; d < infos[i].ndim; d++) ts[i].shape[d] = infos[i].shape[d];
         ts[i].data = m->param_buf + infos[i].offset;
+        if (half) ts[i].bf16 = half + infos[i].offset;
     }
     char *wpath = path_join(dir, "model.safetensors");
     char *cpath = path_join(dir, "config.json");
     int rc = st_write(wpath, ts, n);
-    if (rc == 0) rc = gpt2_config_save(&m->cfg, cpath);
+    if (rc == 0) rc = config_write(&m->cfg, cpath, bf16 ? "bfloat16" : NULL);
+    free(half);
     free(wpath);
     free(cpath);
     free(ts);

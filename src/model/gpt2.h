@@ -77,6 +77,10 @@ int gpt2_alloc(Gpt2Model *m, const Gpt2Config *cfg);
 /* Writes config.json and model.safetensors into dir (atomically). */
 int gpt2_save(const Gpt2Model *m, const char *dir);
 
+/* gpt2_save, with every tensor rounded to BF16 when bf16 is set (and
+ * "torch_dtype": "bfloat16" in config.json, as Hugging Face writes). */
+int gpt2_save_as(const Gpt2Model *m, const char *dir, int bf16);
+
 /* Allocates a model with the GPT-2 initialisation (normal(0, 0.02), output
  * projections scaled by 1/sqrt(2L), LayerNorm weights 1, biases 0). */
 int gpt2_init_random(Gpt2Model *m, const Gpt2Config *cfg, unsigned long long seed);

@@ -136,11 +136,13 @@ int st_write(const char *path, const StWriteTensor *tensors, int count) {
         size_t numel = 1;
         for (int d = 0; d < t->ndim; d++) numel *= (size_t)t->shape[d];
         if (cap - hl < 512 + strlen(t->name)) hdr = xrealloc(hdr, cap = cap * 2 + strlen(t->name) + 512);
-        hl += (size_t)snprintf(hdr + hl, cap - hl, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[", t->name);
+        size_t es = t->bf16 ? 2 : 4;
+        hl += (size_t)snprintf(hdr + hl, cap - hl, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t->name,
+                               t->bf16 ? "BF16" : "F32");
         for (int d = 0; d < t->ndim; d++)
             hl += (size_t)snprintf(hdr + hl, cap - hl, "%s%lld", d ? "," : "", (long long)t->shape[d]);
-        hl += (size_t)snprintf(hdr + hl, cap - hl, "],\"data_offsets\":[%zu,%zu]}", off, off + numel * 4);
-        off += numel * 4;
+        hl += (size_t)snprintf(hdr + hl, cap - hl, "],\"data_offsets\":[%zu,%zu]}", off, off + numel * es);
+        off += numel * es;
     }
     if (cap - hl < 16) hdr = xrealloc(hdr, cap += 16);
     hdr[hl++] = '}';
@@ -157,7 +159,8 @@ int st_write(const char *path, const StWriteTensor *tensors, int count) {
     for (int i = 0; ok && i < count; i++) {
         size_t numel = 1;
         for (int d = 0; d < tensors[i].ndim; d++) numel *= (size_t)tensors[i].shape[d];
-        ok = fwrite(tensors[i].data, sizeof(float), numel, fp) == numel;
+        ok = tensors[i].bf16 ? fwrite(tensors[i].bf16, 2, numel, fp) == numel
+                             : fwrite(tensors[i].data, sizeof(float), numel, fp) == numel;
     }
     free(hdr);
     if (!ok) {

@@ -45,12 +45,13 @@ const StTensor *st_find(const StFile *f, const char *name);
 /* Number of elements (product of the shape). */
 size_t st_numel(const StTensor *t);
 
-/* One tensor to write: F32 data only (all chirp writes). */
+/* One tensor to write: F32 from data, or BF16 from bf16 when that is set. */
 typedef struct StWriteTensor {
     const char *name;
     int ndim;
     int64_t shape[ST_MAX_DIMS];
     const float *data;
+    const uint16_t *bf16;
 } StWriteTensor;
 
 /* Writes the tensors (in the given order) to path atomically, with

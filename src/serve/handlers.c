@@ -43,7 +43,7 @@ static json_t *model_object(const Server *s) {
     return json_pack("{s:s, s:s, s:I, s:s, s:{s:i, s:i, s:I, s:s}}", "id", s->cfg.alias, "object", "model", "created",
                      (json_int_t)s->created, "owned_by", "chirp", "meta", "n_ctx", c->n_ctx, "vocab_size",
                      c->vocab_size, "n_params", (json_int_t)gpt2_num_params(c), "quantization",
-                     s->m->quant == INFER_INT8 ? "int8" : "none");
+                     s->m->quant == INFER_F32 ? "none" : infer_quant_name(s->m->quant));
 }
 
 enum MHD_Result handle_models(HttpReq *hr, const char *id) {
@@ -64,11 +64,12 @@ enum MHD_Result handle_models(HttpReq *hr, const char *id) {
  * losses, the data and its provenance summary), for the page's panel. */
 char *build_info_json(const Server *s) {
     const Gpt2Config *c = &s->m->cfg;
-    json_t *o = json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:I}, s:s, s:s}", "model", s->cfg.alias, "directory",
-                          s->cfg.model_dir ? s->cfg.model_dir : "", "config", "n_layer", c->n_layer, "n_head",
-                          c->n_head, "n_embd", c->n_embd, "n_ctx", c->n_ctx, "vocab_size", c->vocab_size, "n_params",
-                          (json_int_t)gpt2_num_params(c), "quantization", s->m->quant == INFER_INT8 ? "int8" : "none",
-                          "chat_template", s->tpl->source);
+    json_t *o =
+        json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:I}, s:s, s:s}", "model", s->cfg.alias, "directory",
+                  s->cfg.model_dir ? s->cfg.model_dir : "", "config", "n_layer", c->n_layer, "n_head", c->n_head,
+                  "n_embd", c->n_embd, "n_ctx", c->n_ctx, "vocab_size", c->vocab_size, "n_params",
+                  (json_int_t)gpt2_num_params(c), "quantization",
+                  s->m->quant == INFER_F32 ? "none" : infer_quant_name(s->m->quant), "chat_template", s->tpl->source);
     if (s->cfg.model_dir) {
         char *path = path_join(s->cfg.model_dir, "chirp.json");
         json_t *manifest = json_load_file(path, 0, NULL);
