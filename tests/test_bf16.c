@@ -50,9 +50,9 @@ static void test_rounding(void **state) {
     (void)state;
     assert_int_equal(bf16_from_f32(1.0f), 0x3f80);
     assert_int_equal(bf16_from_f32(-2.0f), 0xc000);
-    assert_true(bf16_to_f32(bf16_from_f32(1.0f + 1.0f / 256)) == 1.0f);                    /* tie, down to even */
-    assert_true(bf16_to_f32(bf16_from_f32(1.0f + 3.0f / 256)) == 1.0f + 4.0f / 256);       /* tie, up to even */
-    assert_true(isinf(bf16_round(3.4e38f)));                                                  /* rounds past max */
+    assert_true(bf16_to_f32(bf16_from_f32(1.0f + 1.0f / 256)) == 1.0f);              /* tie, down to even */
+    assert_true(bf16_to_f32(bf16_from_f32(1.0f + 3.0f / 256)) == 1.0f + 4.0f / 256); /* tie, up to even */
+    assert_true(isinf(bf16_round(3.4e38f)));                                         /* rounds past max */
     assert_true(isinf(bf16_round(INFINITY)) && bf16_round(-INFINITY) < 0);
     assert_true(isnan(bf16_round(NAN)));
     assert_true(bf16_round(0.0f) == 0.0f && signbit(bf16_round(-0.0f)));
@@ -82,7 +82,8 @@ static void check_bound(const char *what, const float *got, const float *want, c
     for (size_t i = 0; i < n; i++) {
         double err = fabs((double)got[i] - want[i]);
         double allowed = bound * scale[i] + 1e-30;
-        if (err > allowed) fail_msg("%s[%zu]: bf16 %.9g, fp32 %.9g, beyond the bound %.3g", what, i, got[i], want[i], allowed);
+        if (err > allowed)
+            fail_msg("%s[%zu]: bf16 %.9g, fp32 %.9g, beyond the bound %.3g", what, i, got[i], want[i], allowed);
         if (scale[i] > 0) worst = fmax(worst, err / scale[i]);
     }
     fprintf(stderr, "%-14s worst |bf16 - fp32| / sum|xw| = %.3g (bound %.3g)\n", what, worst, bound);
@@ -271,12 +272,9 @@ static void test_train_resume(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rounding),
-        cmocka_unit_test(test_matmul_within_bound),
-        cmocka_unit_test(test_gradients_ref_tiny),
-        cmocka_unit_test(test_gradients_tweets),
-        cmocka_unit_test(test_adamw_writes_copy),
-        cmocka_unit_test(test_train_resume),
+        cmocka_unit_test(test_rounding),           cmocka_unit_test(test_matmul_within_bound),
+        cmocka_unit_test(test_gradients_ref_tiny), cmocka_unit_test(test_gradients_tweets),
+        cmocka_unit_test(test_adamw_writes_copy),  cmocka_unit_test(test_train_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

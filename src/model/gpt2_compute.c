@@ -78,8 +78,10 @@ int gpt2_acts_init(Gpt2Acts *a, const Gpt2Config *cfg, int B, int T) {
 
 void gpt2_acts_set_precision(Gpt2Acts *a, const Gpt2Config *cfg, ComputePrecision prec) {
     a->prec = prec;
-    if (prec == COMPUTE_BF16 && !a->dres_bf16)
+    if (prec == COMPUTE_BF16 && !a->dres_bf16) {
         a->dres_bf16 = xmalloc((size_t)a->B * a->T * cfg->n_embd * sizeof(float));
+        a->datt_bf16 = xmalloc(attention_scratch_floats(a->T) * sizeof(float));
+    }
 }
 
 /* The weights the matrix products read: the bf16 copy in bf16 mode. */
@@ -103,6 +105,7 @@ static void to_bf16(const Gpt2Acts *a, float *x, size_t n) {
 void gpt2_acts_destroy(Gpt2Acts *a) {
     free(a->buf);
     free(a->dres_bf16);
+    free(a->datt_bf16);
     free(a->logits);
     free(a->inputs);
     free(a->targets);
@@ -130,7 +133,8 @@ static void forward_body(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs)
                           w->ln1b + l * C, N, C, cfg->ln_eps);
         to_bf16(a, ln1, NC);
         matmul_forward(pr, qkv, ln1, mw.qkvw + (size_t)l * C * 3 * C, w->qkvb + (size_t)l * 3 * C, N, C, 3 * C, 0);
-        attention_forward(atty, att, qkv, B, T, C, H);
+        to_bf16(a, qkv, NC * 3);
+        attention_forward(pr, atty, att, a->datt, qkv, B, T, C, H);
         to_bf16(a, atty, NC);
         memcpy(res2, x, NC * sizeof(float));
         matmul_forward(pr, res2, atty, mw.attprojw + (size_t)l * C * C, w->attprojb + l * C, N, C, C, 1);
@@ -259,7 +263,8 @@ float gpt2_forward_backward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inpu
         if (pr == COMPUTE_BF16) bf16_round_array(a->dres_bf16, a->dres, NC);
         matmul_backward(pr, a->dsmall, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, dres, atty,
                         mw.attprojw + (size_t)l * C * C, N, C, C);
-        attention_backward(a->dbig, a->dsmall, qkv, att, a->datt, B, T, C, H);
+        to_bf16(a, a->dsmall, NC);
+        attention_backward(pr, a->dbig, a->dsmall, qkv, att, a->datt, a->datt_bf16, B, T, C, H);
         to_bf16(a, a->dbig, NC * 3);
         matmul_backward(pr, a->dsmall, g.qkvw + (size_t)l * C * 3 * C, g.qkvb + (size_t)l * 3 * C, a->dbig, ln1,
                         mw.qkvw + (size_t)l * C * 3 * C, N, C, 3 * C);

@@ -43,6 +43,7 @@ typedef struct Gpt2Acts {
     float *dbig;      /* [BT, 4C] */
     float *datt;      /* attention_scratch_floats(T) */
     float *dres_bf16; /* [BT, C] the residual gradient rounded to bf16 (bf16 only) */
+    float *datt_bf16; /* attention_scratch_floats(T): rounded probabilities (bf16 only) */
     int32_t *inputs;  /* [BT] copies of the batch */
     int32_t *targets; /* [BT] */
 } Gpt2Acts;
@@ -58,9 +59,10 @@ void gpt2_acts_destroy(Gpt2Acts *a);
  * init). In COMPUTE_BF16 (mixed precision) the linear layers and the LM
  * head multiply bf16 operands and accumulate in fp32: their inputs, the
  * gradients flowing into them, and the weights (read from
- * m->param_bf16, which the caller keeps current) are rounded to bf16;
- * their outputs, LayerNorm, attention, GELU, the loss, the residual
- * stream and every parameter gradient stay fp32. */
+ * m->param_bf16, which the caller keeps current) are rounded to bf16,
+ * and so are attention's operands (q, k, v, the probabilities, and their
+ * gradients); the products' outputs, LayerNorm, the softmax, GELU, the
+ * loss, the residual stream and every parameter gradient stay fp32. */
 void gpt2_acts_set_precision(Gpt2Acts *a, const Gpt2Config *cfg, ComputePrecision prec);
 
 /* Forward over inputs [B,T] (a->B x a->T tokens). With targets (entries

@@ -39,11 +39,15 @@ void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, c
                      const float *w, int N, int IC, int OC);
 
 /* Causal self-attention. qkv [B,T,3C] (q|k|v, heads inside), out [B,T,C],
- * att [B,H,T,T] softmax probabilities kept for the backward. */
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int H);
-/* dqkv overwritten. scratch: nthreads*T*T floats. */
-void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, float *scratch, int B,
-                        int T, int C, int H);
+ * att [B,H,T,T] softmax probabilities kept for the backward. scratch:
+ * attention_scratch_floats(T), used in bf16 mode only (qkv then holds
+ * bf16 values). */
+void attention_forward(ComputePrecision prec, float *out, float *att, float *scratch, const float *qkv, int B, int T,
+                       int C, int H);
+/* dqkv overwritten. scratch: attention_scratch_floats(T); scratch_bf16
+ * the same again in bf16 mode (dout then holds bf16 values), else unused. */
+void attention_backward(ComputePrecision prec, float *dqkv, const float *dout, const float *qkv, const float *att,
+                        float *scratch, float *scratch_bf16, int B, int T, int C, int H);
 
 /* GELU, tanh approximation ("gelu_new"). */
 void gelu_forward(float *out, const float *inp, size_t n);

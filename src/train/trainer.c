@@ -21,6 +21,7 @@
 #include "compute/gemm.h"
 #include "dist/comm.h"
 #include "model/gpt2_compute.h"
+#include "model/ops.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
 #include "train/data_parallel.h"
@@ -440,9 +441,10 @@ int train_run(const TrainOptions *o) {
         fputc('\n', stderr);
         /* The memory formula bench/train checks peak RSS against. */
         double opt_mb = 8.0 * (double)(dp.hi - dp.lo) / 1e6;
-        char bf16_mb[96];
-        snprintf(bf16_mb, sizeof bf16_mb, ", bf16 weights (held in fp32) 4 B x %zu = %.1f MB, bf16 gradient %.1f MB",
-                 m.num_params, 4.0 * m.num_params / 1e6, 4.0 * o->B * o->T * m.cfg.n_embd / 1e6);
+        char bf16_mb[128];
+        snprintf(bf16_mb, sizeof bf16_mb, ", bf16 weights (held in fp32) 4 B x %zu = %.1f MB, bf16 scratch %.1f MB",
+                 m.num_params, 4.0 * m.num_params / 1e6,
+                 4.0 * ((double)o->B * o->T * m.cfg.n_embd + (double)attention_scratch_floats(o->T)) / 1e6);
         fprintf(stderr,
                 "chirp train: memory: params+grads = 8 B x %zu = %.1f MB, AdamW m,v = %.1f MB%s; "
                 "activations %.1f MB%s; sgemm: %s\n",
