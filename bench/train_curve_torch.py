@@ -6,7 +6,16 @@ constant learning rate), in fp32 or under torch.autocast("cpu",
 torch.bfloat16), and prints "step K loss X" per step and "val loss X" at
 the end.
 
-    bench/train_curve_torch.py MODEL_DIR TRAIN.bin VAL.bin B T STEPS LR fp32|bf16 [VAL_BATCHES]
+    bench/train_curve_torch.py MODEL_DIR TRAIN.bin VAL.bin B T STEPS LR MODE [VAL_BATCHES]
+
+MODE is fp32, bf16 (torch.autocast), or bf16-fp32acc: every matrix product
+takes its operands (and, backward, the incoming gradient) rounded to bf16
+and multiplies them in fp32, outputs fp32. That is what a bf16 matrix unit
+computes (AMX and AVX512_BF16 accumulate in fp32), and what autocast
+computes on a CPU that has one, apart from autocast rounding the outputs
+too. On a CPU without one, PyTorch 1.13's bf16 matmul loses far more than
+bf16 rounding (bench/bf16_curve measures it), so autocast there is not
+bf16 mixed precision as the hardware defines it.
 
 Written from the GPT-2 definition (pre-LN, tanh GELU, tied head), not from
 chirp's C code; reads safetensors by hand (Debian has no safetensors
@@ -47,6 +56,26 @@ def read_tokens(path):
     return torch.from_numpy(toks.astype(np.int64))
 
 
+class Bf16Product(torch.autograd.Function):
+    """a @ b with both operands rounded to bf16, multiplied in fp32; the
+    backward rounds the incoming gradient the same way."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a16, b16 = a.bfloat16().float(), b.bfloat16().float()
+        ctx.save_for_backward(a16, b16)
+        return a16 @ b16
+
+    @staticmethod
+    def backward(ctx, g):
+        a16, b16 = ctx.saved_tensors
+        g16 = g.bfloat16().float()
+        return g16 @ b16.transpose(-1, -2), a16.transpose(-1, -2) @ g16
+
+
+MM = torch.matmul
+
+
 def forward(ps, cfg, idx, targets):
     L, H, C = cfg["n_layer"], cfg["n_head"], cfg["n_embd"]
     b, t = idx.shape
@@ -56,22 +85,22 @@ def forward(ps, cfg, idx, targets):
     for i in range(L):
         p = f"h.{i}."
         h = F.layer_norm(x, (C,), ps[p + "ln_1.weight"], ps[p + "ln_1.bias"], 1e-5)
-        qkv = torch.addmm(ps[p + "attn.c_attn.bias"], h.view(-1, C), ps[p + "attn.c_attn.weight"]).view(b, t, 3 * C)
+        qkv = (MM(h.view(-1, C), ps[p + "attn.c_attn.weight"]) + ps[p + "attn.c_attn.bias"]).view(b, t, 3 * C)
         q, k, v = qkv.split(C, dim=2)
         q = q.view(b, t, H, hs).transpose(1, 2)
         k = k.view(b, t, H, hs).transpose(1, 2)
         v = v.view(b, t, H, hs).transpose(1, 2)
-        att = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(hs)
+        att = MM(q, k.transpose(-1, -2)) / math.sqrt(hs)
         att = att.masked_fill(~mask, float("-inf"))
         att = F.softmax(att, dim=-1)
-        y = torch.matmul(att, v).transpose(1, 2).contiguous().view(b * t, C)
-        x = x + torch.addmm(ps[p + "attn.c_proj.bias"], y, ps[p + "attn.c_proj.weight"]).view(b, t, C)
+        y = MM(att, v).transpose(1, 2).contiguous().view(b * t, C)
+        x = x + (MM(y, ps[p + "attn.c_proj.weight"]) + ps[p + "attn.c_proj.bias"]).view(b, t, C)
         h = F.layer_norm(x, (C,), ps[p + "ln_2.weight"], ps[p + "ln_2.bias"], 1e-5)
-        f = torch.addmm(ps[p + "mlp.c_fc.bias"], h.view(-1, C), ps[p + "mlp.c_fc.weight"])
+        f = MM(h.view(-1, C), ps[p + "mlp.c_fc.weight"]) + ps[p + "mlp.c_fc.bias"]
         f = F.gelu(f, approximate="tanh")
-        x = x + torch.addmm(ps[p + "mlp.c_proj.bias"], f, ps[p + "mlp.c_proj.weight"]).view(b, t, C)
+        x = x + (MM(f, ps[p + "mlp.c_proj.weight"]) + ps[p + "mlp.c_proj.bias"]).view(b, t, C)
     x = F.layer_norm(x, (C,), ps["ln_f.weight"], ps["ln_f.bias"], 1e-5)
-    logits = x.view(b * t, C) @ ps["wte.weight"].t()
+    logits = MM(x.view(b * t, C), ps["wte.weight"].t())
     return F.cross_entropy(logits.float(), targets.reshape(-1))
 
 
@@ -81,6 +110,11 @@ def main():
     model, train_path, val_path = sys.argv[1:4]
     B, T, steps = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
     lr, prec = float(sys.argv[7]), sys.argv[8]
+    if prec not in ("fp32", "bf16", "bf16-fp32acc"):
+        raise SystemExit(__doc__)
+    if prec == "bf16-fp32acc":
+        global MM
+        MM = Bf16Product.apply
     val_batches = int(sys.argv[9]) if len(sys.argv) == 10 else 20
     torch.set_num_threads(2)
     cfg = json.load(open(f"{model}/config.json"))

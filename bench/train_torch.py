@@ -2,8 +2,9 @@
 """PyTorch peer for bench/train: the same GPT-2 training step (forward,
 backward, clip_grad_norm_, AdamW) on random tokens, timed per step.
 
-    bench/train_torch.py L H C V B T STEPS
-Prints one line per step: "step K ms M". Settings chosen for speed on CPU:
+    bench/train_torch.py L H C V B T STEPS [fp32|bf16]
+Prints one line per step: "step K ms M". bf16 runs the forward (and so
+the backward) under torch.autocast("cpu", torch.bfloat16). Settings chosen for speed on CPU:
 2 threads (torch.set_num_threads), nn.Linear (addmm into MKL/OpenBLAS
 sgemm), AdamW(foreach=True), grads set to None instead of zeroed.
 """
@@ -65,6 +66,7 @@ class GPT(nn.Module):
 
 def main():
     L, H, C, V, B, T, steps = map(int, sys.argv[1:8])
+    bf16 = len(sys.argv) > 8 and sys.argv[8] == "bf16"
     torch.set_num_threads(2)
     torch.manual_seed(0)
     model = GPT(L, H, C, V, 1024)
@@ -75,12 +77,17 @@ def main():
                             lr=1e-4, betas=(0.9, 0.95), eps=1e-8, foreach=True)
     idx = torch.randint(0, V, (B, T))
     tgt = torch.randint(0, V, (B, T))
-    print(f"torch {torch.__version__} threads {torch.get_num_threads()} params {sum(p.numel() for p in params)}",
+    print(f"torch {torch.__version__} threads {torch.get_num_threads()} params {sum(p.numel() for p in params)}"
+          f" {'bf16 autocast' if bf16 else 'fp32'}",
           flush=True)
     for s in range(steps):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = model(idx, tgt)
+        if bf16:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = model(idx, tgt)
+        else:
+            loss = model(idx, tgt)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()

@@ -249,6 +249,14 @@ static void test_train_resume(void **state) {
     fprintf(stderr, "bf16, straight:\n%sbf16, resumed at 3:\n%s", a, b);
     assert_true(strlen(a) > 0);
     assert_string_equal(a, b);
+    /* The checkpoint's manifest records the precision it was trained in. */
+    char man[600];
+    snprintf(man, sizeof man, "%s/full/step_6/chirp.json", dir);
+    size_t len;
+    char *mj = file_read_all(man, &len);
+    assert_non_null(mj);
+    assert_non_null(strstr(mj, "\"precision\": \"bf16\""));
+    free(mj);
     /* fp32 for 3 steps, then bf16: it runs, and it is not fp32's continuation. */
     char *fp32 = train(dir, "fp32", "--precision fp32 --steps 6");
     train(dir, "mixed", "--precision fp32 --steps 3");

@@ -58,6 +58,8 @@ char *train_manifest(const TrainOptions *o, const Gpt2Model *m, long long step, 
     json_object_set_new(h, "threads", json_integer(omp_get_max_threads()));
     json_object_set_new(h, "world_size", json_integer(world_size));
     json_object_set_new(h, "zero", json_integer(zero ? 1 : 0));
+    /* The precision the products ran in (the bf16 weight copy exists only then). */
+    json_object_set_new(h, "precision", json_string(m->param_bf16 ? "bf16" : "fp32"));
     if (o->init_dir) json_object_set_new(h, "init", json_string(o->init_dir));
     if (o->preset) json_object_set_new(h, "model", json_string(o->preset));
     json_object_set_new(r, "hyperparameters", h);
@@ -129,6 +131,7 @@ char *train_setup_lines(const TrainOptions *o, const Gpt2Config *c, DataLoader *
                o->B, o->T, o->grad_accum, o->steps, o->lr, o->min_lr, o->warmup, (int)o->schedule);
     buf_printf(&b, "weight_decay=%.9g\nbetas=%.9g %.9g\neps=%.9g\ngrad_clip=%.9g\nseed=%llu\nshuffle=%d\nzero=%d\n",
                o->weight_decay, o->beta1, o->beta2, o->eps, o->grad_clip, o->seed, o->shuffle, o->zero);
+    buf_printf(&b, "precision=%s\n", o->precision ? o->precision : "auto");
     buf_printf(&b, "eval_every=%lld\neval_batches=%d\nsave_every=%lld\nkeep=%d\nout=%s\nresumed_at=%lld\n",
                o->eval_every, o->eval_batches, o->save_every, o->keep, o->out_dir, start);
     struct stat st;
