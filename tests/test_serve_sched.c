@@ -131,8 +131,7 @@ static Scheduler *scheduler(int slots, int max_queue, size_t max_backlog) {
 
 /* 16 choices at once (prompt chunks of 7 tokens interleaved with decoding
  * steps of the others) equal 16 runs of generate() one at a time. */
-static void test_batched_equals_generate(void **state) {
-    (void)state;
+static void batched_equals_generate(void) {
     enum { N = 16 };
     char prompts[N][96];
     char *expect[N];
@@ -164,6 +163,22 @@ static void test_batched_equals_generate(void **state) {
     printf("  16 choices in %lld batched steps\n", st.steps);
     assert_true(st.steps < 16 * 40); /* they really ran together */
     sched_free(s);
+}
+
+static void test_batched_equals_generate(void **state) {
+    (void)state;
+    batched_equals_generate();
+}
+
+/* The same with bf16 weights: the server's batched products over them
+ * keep every sequence exactly as alone. */
+static void test_batched_equals_generate_bf16(void **state) {
+    (void)state;
+    InferModel fp32 = model;
+    assert_int_equal(infer_model_load(&model, model_dir, INFER_BF16), 0);
+    batched_equals_generate();
+    infer_model_destroy(&model);
+    model = fp32;
 }
 
 /* Slots + queue is the capacity: the next submission is refused until a
@@ -310,7 +325,8 @@ static void test_stop_ends_everything(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_batched_equals_generate), cmocka_unit_test(test_queue_bound),
+        cmocka_unit_test(test_batched_equals_generate), cmocka_unit_test(test_batched_equals_generate_bf16),
+        cmocka_unit_test(test_queue_bound),
         cmocka_unit_test(test_cancel_frees_slot),       cmocka_unit_test(test_prompt_cache_reuse),
         cmocka_unit_test(test_backlog_pauses_stream),   cmocka_unit_test(test_stop_ends_everything),
     };
