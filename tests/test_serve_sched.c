@@ -325,10 +325,13 @@ static void test_stop_ends_everything(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_batched_equals_generate), cmocka_unit_test(test_batched_equals_generate_bf16),
+        cmocka_unit_test(test_batched_equals_generate),
+        cmocka_unit_test(test_batched_equals_generate_bf16),
         cmocka_unit_test(test_queue_bound),
-        cmocka_unit_test(test_cancel_frees_slot),       cmocka_unit_test(test_prompt_cache_reuse),
-        cmocka_unit_test(test_backlog_pauses_stream),   cmocka_unit_test(test_stop_ends_everything),
+        cmocka_unit_test(test_cancel_frees_slot),
+        cmocka_unit_test(test_prompt_cache_reuse),
+        cmocka_unit_test(test_backlog_pauses_stream),
+        cmocka_unit_test(test_stop_ends_everything),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
