@@ -264,6 +264,20 @@ static void test_train_resume(void **state) {
     char *c = step_lines(fp32, 4), *d = step_lines(mixed, 4);
     assert_true(strlen(d) > 0);
     assert_string_not_equal(c, d);
+    /* chirp plot draws the two runs over each other, one colour each. */
+    char cmd[1600], *svg = NULL;
+    snprintf(cmd, sizeof cmd, "plot %s/full %s/fp32 --out %s/both.svg", dir, dir, dir);
+    assert_int_equal(test_run_chirp(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s/both.svg", dir);
+    size_t svg_len;
+    svg = file_read_all(cmd, &svg_len);
+    assert_non_null(svg);
+    assert_non_null(strstr(svg, ">full (line"));
+    assert_non_null(strstr(svg, ">fp32 (line"));
+    assert_non_null(strstr(strstr(svg, "<polyline") + 1, "<polyline"));
+    free(svg);
+    snprintf(cmd, sizeof cmd, "plot %s/full %s/fp32", dir, dir);
+    assert_int_equal(test_run_chirp(cmd, NULL), 2);
     free(a), free(b), free(c), free(d), free(full), free(resumed), free(fp32), free(mixed);
     /* auto names its choice and why; a bad name is refused. */
     char *out = train(dir, "auto", "--steps 1");
