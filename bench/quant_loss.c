@@ -81,8 +81,8 @@ int main(int argc, char **argv) {
     lq /= windows;
     printf("%s on %s: %d windows x %d tokens\n", argv[1], argv[2], windows, seq);
     printf("fp32 loss %.6f\n", lf);
-    printf("bf16 loss %.6f  change %+.6f (%+.3f%% relative)\n", lh, lh - lf, 100.0 * (lh - lf) / lf);
-    printf("int8 loss %.6f  change %+.6f (%+.3f%% relative)\n", lq, lq - lf, 100.0 * (lq - lf) / lf);
+    printf("bf16 loss %.6f  change %+.7f (%+.4f%% relative)\n", lh, lh - lf, 100.0 * (lh - lf) / lf);
+    printf("int8 loss %.6f  change %+.7f (%+.4f%% relative)\n", lq, lq - lf, 100.0 * (lq - lf) / lf);
     infer_state_free(sf);
     infer_state_free(sh);
     infer_state_free(sq);
