@@ -3,7 +3,7 @@
 OUT     := build/fuzz
 BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
 FLAGS   := -std=c11 -D_GNU_SOURCE -O1 -g -fopenmp -Isrc -fsanitize=fuzzer-no-link,address,undefined -MMD -MP
-LIB_SRC := $(sort $(wildcard src/util/*.c src/text/*.c src/data/*.c src/model/*.c src/dist/*.c \
+LIB_SRC := $(sort $(wildcard src/util/*.c src/text/*.c src/data/*.c src/compute/*.c src/model/*.c src/dist/*.c \
                             src/train/*.c src/infer/*.c src/serve/*.c src/audit/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
 FUZZ_BIN := $(patsubst fuzz/%.c,$(OUT)/%,$(sort $(wildcard fuzz/fuzz_*.c)))

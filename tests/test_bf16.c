@@ -146,12 +146,12 @@ static void compare_gradients(const char *what, Gpt2Model *m, const char *tokens
     gpt2_acts_set_precision(&a, &m->cfg, COMPUTE_BF16);
     float l16 = gpt2_forward_backward(m, &a, dl.inputs, dl.targets, 1.0f, g16, NULL, NULL);
     double worst = 1;
-    const char *worst_name = "";
+    char worst_name[64] = "";
     for (int i = 0; i < gpt2_tensor_count(&m->cfg); i++) {
         Gpt2TensorInfo ti;
         gpt2_tensor_info(&m->cfg, i, &ti);
         double c = cosine(g16 + ti.offset, g32 + ti.offset, ti.numel);
-        if (c < worst) worst = c, worst_name = ti.name;
+        if (c < worst) worst = c, snprintf(worst_name, sizeof worst_name, "%s", ti.name);
         if (c < 0.999) fail_msg("%s: gradient of %s has cosine %.6f against fp32", what, ti.name, c);
     }
     fprintf(stderr, "%s: loss fp32 %.6f bf16 %.6f; worst gradient cosine %.6f (%s)\n", what, l32, l16, worst,
@@ -243,7 +243,7 @@ static void test_train_resume(void **state) {
     test_random_shard(path, 20000, 300, 7);
     char *full = train(dir, "full", "--precision bf16 --steps 6");
     assert_non_null(strstr(full, "precision bf16 (asked for"));
-    train(dir, "part", "--precision bf16 --steps 3");
+    free(train(dir, "part", "--precision bf16 --steps 3"));
     char *resumed = train(dir, "part", "--precision bf16 --steps 6 --resume");
     char *a = step_lines(full, 4), *b = step_lines(resumed, 4);
     fprintf(stderr, "bf16, straight:\n%sbf16, resumed at 3:\n%s", a, b);
@@ -259,7 +259,7 @@ static void test_train_resume(void **state) {
     free(mj);
     /* fp32 for 3 steps, then bf16: it runs, and it is not fp32's continuation. */
     char *fp32 = train(dir, "fp32", "--precision fp32 --steps 6");
-    train(dir, "mixed", "--precision fp32 --steps 3");
+    free(train(dir, "mixed", "--precision fp32 --steps 3"));
     char *mixed = train(dir, "mixed", "--precision bf16 --steps 6 --resume");
     char *c = step_lines(fp32, 4), *d = step_lines(mixed, 4);
     assert_true(strlen(d) > 0);

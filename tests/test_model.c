@@ -79,7 +79,7 @@ static void test_prefixed_names_and_buffers(void **state) {
     Gpt2Model a, b;
     assert_int_equal(gpt2_init_random(&a, &c, 1), 0);
     int n = gpt2_tensor_count(&c);
-    StWriteTensor ts[32];
+    StWriteTensor ts[32] = {0};
     char names[32][80];
     Gpt2TensorInfo ti;
     float mask[16] = {0};
