@@ -93,8 +93,8 @@ static void test_chirp_tokenizer(void **state) {
     char chat[600];
     snprintf(chat, sizeof chat, "%s/chat.json", model);
     write_chat_expectation(model, chat);
-    const char *types[3] = {"f32", "f16", "q8_0"};
-    for (int i = 0; i < 3; i++) {
+    const char *types[4] = {"f32", "f16", "bf16", "q8_0"};
+    for (int i = 0; i < 4; i++) {
         char out[700], cmd[2048];
         snprintf(out, sizeof out, "%s/model-%s.gguf", model, types[i]);
         snprintf(cmd, sizeof cmd, "%s export --model %s --format gguf --type %s --license mit --out %s 2>&1",
@@ -140,7 +140,7 @@ static void test_usage_errors(void **state) {
     assert_int_equal(test_tiny_model(model, sizeof model, 6), 0);
     const char *bad[][2] = {
         {"--format onnx --out /tmp/x.gguf", "--format must be gguf"},
-        {"--format gguf --type q4_0 --out /tmp/x.gguf", "--type must be f32, f16 or q8_0"},
+        {"--format gguf --type q4_0 --out /tmp/x.gguf", "--type must be f32, f16, bf16 or q8_0"},
         {"--format gguf", "--out"},
     };
     for (int i = 0; i < 3; i++) {

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #define HELP                                                                                           \
-    "usage: chirp export --model DIR --format gguf [--type f32|f16|q8_0] [--tokenizer T]\n"            \
+    "usage: chirp export --model DIR --format gguf [--type f32|f16|bf16|q8_0] [--tokenizer T]\n"            \
     "                    [--license ID] --out FILE.gguf\n"                                             \
     "       chirp export --model DIR --format llmc --out FILE.bin\n"                                   \
     "\n"                                                                                               \
@@ -24,7 +24,7 @@
     "a multiple of 128), which llm.c's train_gpt2 fine-tunes; chirp reads it back (and llm.c's\n"      \
     "version 5 bf16 files) wherever it takes a model: --init, --model.\n"                              \
     "\n"                                                                                               \
-    "  --type T        the weight matrices: f32 (default, exact), f16, or q8_0 (GGUF's blocks of 32\n" \
+    "  --type T        the weight matrices: f32 (default, exact), f16, bf16, or q8_0 (GGUF's blocks of 32\n" \
     "                  int8 values with an f16 scale); LayerNorms and biases stay f32\n"               \
     "  --tokenizer T   tokenizer.json or GPT-2 folder (default: the model directory's)\n"              \
     "  --license ID    general.license (e.g. mit, apache-2.0, other)\n"                                \
@@ -68,7 +68,8 @@ static int run(int argc, char **argv) {
     if (strcmp(type, "f32") == 0) t = GGML_F32;
     else if (strcmp(type, "f16") == 0) t = GGML_F16;
     else if (strcmp(type, "q8_0") == 0) t = GGML_Q8_0;
-    else return args_usage_error("export", "--type must be f32, f16 or q8_0, got '%s'", type);
+    else if (strcmp(type, "bf16") == 0) t = GGML_BF16;
+    else return args_usage_error("export", "--type must be f32, f16, bf16 or q8_0, got '%s'", type);
     GgufExportOptions o = {.model_dir = model, .tokenizer = tokenizer, .type = t, .license = license, .out_path = out};
     if (gguf_export_gpt2(&o) != 0) return cli_fail();
     report(out, type);

@@ -1,4 +1,5 @@
 /* gguf.c: the GGUF v3 writer (see gguf.h). */
+#include "compute/bf16.h"
 #include "model/gguf.h"
 
 #include "util/buf.h"
@@ -167,7 +168,7 @@ int gguf_add_tensor(GgufWriter *w, const char *name, int n_dims, const uint64_t 
     t->n_dims = n_dims;
     memcpy(t->ne, ne, (size_t)n_dims * sizeof(uint64_t));
     t->type = type;
-    t->nbytes = type == GGML_F32 ? 4 * n : type == GGML_F16 ? 2 * n : n / 32 * 34;
+    t->nbytes = type == GGML_F32 ? 4 * n : type == GGML_F16 || type == GGML_BF16 ? 2 * n : n / 32 * 34;
     t->data = xmalloc(t->nbytes + 1);
     if (type == GGML_F32) {
         for (size_t i = 0; i < n; i++) {
@@ -176,9 +177,9 @@ int gguf_add_tensor(GgufWriter *w, const char *name, int n_dims, const uint64_t 
             uint8_t *p = t->data + 4 * i;
             p[0] = (uint8_t)u, p[1] = (uint8_t)(u >> 8), p[2] = (uint8_t)(u >> 16), p[3] = (uint8_t)(u >> 24);
         }
-    } else if (type == GGML_F16) {
+    } else if (type == GGML_F16 || type == GGML_BF16) {
         for (size_t i = 0; i < n; i++) {
-            uint16_t h = gguf_f32_to_f16(data[i]);
+            uint16_t h = type == GGML_F16 ? gguf_f32_to_f16(data[i]) : bf16_from_f32(data[i]);
             t->data[2 * i] = (uint8_t)h;
             t->data[2 * i + 1] = (uint8_t)(h >> 8);
         }

@@ -10,7 +10,7 @@
  *
  * The writer collects keys and tensors, then writes the file atomically.
  * Tensor data is copied in when added, converted to the tensor's type:
- * f32, f16 (IEEE half, rounded to nearest even) or q8_0 (blocks of 32
+ * f32, f16 (IEEE half, rounded to nearest even), bf16 (compute/bf16.h) or q8_0 (blocks of 32
  * values: an f16 scale d = max|x| / 127, then 32 int8 round(x / d)). */
 #ifndef CHIRP_MODEL_GGUF_H
 #define CHIRP_MODEL_GGUF_H
@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 /* ggml tensor types this writer produces. */
-typedef enum { GGML_F32 = 0, GGML_F16 = 1, GGML_Q8_0 = 8 } GgmlType;
+typedef enum { GGML_F32 = 0, GGML_F16 = 1, GGML_Q8_0 = 8, GGML_BF16 = 30 } GgmlType;
 
 /* GGUF value types (the spec's numbering). */
 enum {

@@ -11,7 +11,7 @@
 //     from GGUF's block layout within half a quantisation step;
 //   - the chat template rendered by @huggingface/jinja equal to chirp's
 //     own rendering (EXPECT_CHAT: a JSON file {messages, text}).
-// env: GGUF, MODEL_DIR, TYPE (f32|f16|q8_0), EXPECT_CHAT (optional)
+// env: GGUF, MODEL_DIR, TYPE (f32|f16|bf16|q8_0), EXPECT_CHAT (optional)
 import fs from 'node:fs';
 import path from 'node:path';
 import { assert, check, finish, requirePackage } from '../npm/harness.mjs';
@@ -41,7 +41,7 @@ await check('header and hyperparameters', () => {
   assert(bytes.readUInt32LE(4) === 3, 'version 3');
   key('general.architecture', 8, 'gpt2');
   key('general.alignment', 4, 32);
-  key('general.file_type', 4, { f32: 0, f16: 1, q8_0: 7 }[type]);
+  key('general.file_type', 4, { f32: 0, f16: 1, q8_0: 7, bf16: 32 }[type]);
   key('gpt2.context_length', 4, T);
   key('gpt2.embedding_length', 4, C);
   key('gpt2.feed_forward_length', 4, 4 * C);
@@ -138,8 +138,24 @@ function f16(h) {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-const dtypeOf = (w, ne0) => (!w || type === 'f32' ? 0 : type === 'f16' || ne0 % 32 ? 1 : 8);
-const sizeOf = (dt, n) => (dt === 0 ? 4 * n : dt === 1 ? 2 * n : (n / 32) * 34);
+// bf16 is a float's top 16 bits, rounded to nearest, ties to even (computed here from the float's bits).
+function bf16Round(x) {
+  const b = Buffer.alloc(4);
+  b.writeFloatLE(x);
+  let u = b.readUInt32LE(0);
+  u = (u + 0x7fff + ((u >>> 16) & 1)) >>> 0;
+  b.writeUInt32LE((u & 0xffff0000) >>> 0);
+  return b.readFloatLE(0);
+}
+function bf16(h) {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE((h << 16) >>> 0);
+  return b.readFloatLE(0);
+}
+
+const matrixType = { f32: 0, f16: 1, bf16: 30, q8_0: 8 };
+const dtypeOf = (w, ne0) => (!w ? 0 : type === 'q8_0' && ne0 % 32 ? 1 : matrixType[type]);
+const sizeOf = (dt, n) => (dt === 0 ? 4 * n : dt === 1 || dt === 30 ? 2 * n : (n / 32) * 34);
 
 await check('tensor names, shapes, dtypes and offsets', () => {
   const infos = parsed.tensorInfos;
@@ -169,6 +185,11 @@ await check('tensor data against model.safetensors', () => {
     if (dt === 0) {
       for (let k = 0; k < n; k++)
         assert(bytes.readFloatLE(at + 4 * k) === want[k], `${name}[${k}]: ${bytes.readFloatLE(at + 4 * k)} vs ${want[k]}`);
+    } else if (dt === 30) {
+      for (let k = 0; k < n; k++) {
+        const got = bf16(bytes.readUInt16LE(at + 2 * k));
+        assert(got === bf16Round(want[k]), `${name}[${k}]: ${got}, expected ${want[k]} rounded to bf16`);
+      }
     } else if (dt === 1) {
       for (let k = 0; k < n; k++) {
         const got = f16(bytes.readUInt16LE(at + 2 * k)), err = Math.abs(got - want[k]);
