@@ -23,7 +23,7 @@ static const char help[] =
     "       chirp audit prove --dataset DATASET --model DIR --post-id ID [--out PROOF.json]\n"
     "       chirp audit verify --model DIR --proof PROOF.json\n"
     "       chirp audit memorization --model DIR --dataset DATASET [--samples N] [--untargeted M]\n"
-    "                   [--sample-tokens N] [--batch N] [--seed S] [--quant none|int8] [--tokenizer T]\n"
+    "                   [--sample-tokens N] [--batch N] [--seed S] [--quant none|bf16|int8] [--tokenizer T]\n"
     "                   [--out REPORT_DIR]\n"
     "\n"
     "What went into a model, and does the model give it back (docs/audit.md).\n"

@@ -32,9 +32,9 @@ int audit_cmd_memorization(int argc, char **argv) {
     if (rc != EXIT_OK) return rc;
     if (!o.model_dir) return args_missing("audit memorization", "model");
     if (!o.dataset) return args_missing("audit memorization", "dataset");
-    if (strcmp(quant, "none") && strcmp(quant, "int8"))
-        return args_usage_error("audit memorization", "--quant must be none or int8");
-    o.quant = strcmp(quant, "int8") == 0 ? INFER_INT8 : INFER_F32;
+    if (strcmp(quant, "none") && strcmp(quant, "int8") && strcmp(quant, "bf16"))
+        return args_usage_error("audit memorization", "--quant must be none, bf16 or int8");
+    o.quant = strcmp(quant, "int8") == 0 ? INFER_INT8 : strcmp(quant, "bf16") == 0 ? INFER_BF16 : INFER_F32;
     o.samples = (int)samples;
     o.untargeted = (int)untargeted;
     o.sample_tokens = (int)tokens;

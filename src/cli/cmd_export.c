@@ -9,29 +9,29 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define HELP                                                                                           \
-    "usage: chirp export --model DIR --format gguf [--type f32|f16|bf16|q8_0] [--tokenizer T]\n"            \
-    "                    [--license ID] --out FILE.gguf\n"                                             \
-    "       chirp export --model DIR --format llmc --out FILE.bin\n"                                   \
-    "\n"                                                                                               \
-    "Writes the model as a GGUF v3 file that llama.cpp and ollama load as their gpt2 architecture:\n"  \
-    "hyperparameters, the byte-level BPE tokenizer (GPT-2 pre-tokenizer, special tokens as control\n"  \
-    "tokens), the chat template as Jinja when the model has one, and provenance (general.license,\n"   \
-    "general.datasets, chirp.manifest_sha256, chirp.merkle_root when chirp audit sketch has run).\n"   \
-    "docs/interop.md lists every key and tensor.\n"                                                    \
-    "\n"                                                                                               \
-    "--format llmc writes llm.c's model file (magic 20240326, version 3: fp32, vocabulary padded to\n" \
-    "a multiple of 128), which llm.c's train_gpt2 fine-tunes; chirp reads it back (and llm.c's\n"      \
-    "version 5 bf16 files) wherever it takes a model: --init, --model.\n"                              \
-    "\n"                                                                                               \
+#define HELP                                                                                                 \
+    "usage: chirp export --model DIR --format gguf [--type f32|f16|bf16|q8_0] [--tokenizer T]\n"             \
+    "                    [--license ID] --out FILE.gguf\n"                                                   \
+    "       chirp export --model DIR --format llmc --out FILE.bin\n"                                         \
+    "\n"                                                                                                     \
+    "Writes the model as a GGUF v3 file that llama.cpp and ollama load as their gpt2 architecture:\n"        \
+    "hyperparameters, the byte-level BPE tokenizer (GPT-2 pre-tokenizer, special tokens as control\n"        \
+    "tokens), the chat template as Jinja when the model has one, and provenance (general.license,\n"         \
+    "general.datasets, chirp.manifest_sha256, chirp.merkle_root when chirp audit sketch has run).\n"         \
+    "docs/interop.md lists every key and tensor.\n"                                                          \
+    "\n"                                                                                                     \
+    "--format llmc writes llm.c's model file (magic 20240326, version 3: fp32, vocabulary padded to\n"       \
+    "a multiple of 128), which llm.c's train_gpt2 fine-tunes; chirp reads it back (and llm.c's\n"            \
+    "version 5 bf16 files) wherever it takes a model: --init, --model.\n"                                    \
+    "\n"                                                                                                     \
     "  --type T        the weight matrices: f32 (default, exact), f16, bf16, or q8_0 (GGUF's blocks of 32\n" \
-    "                  int8 values with an f16 scale); LayerNorms and biases stay f32\n"               \
-    "  --tokenizer T   tokenizer.json or GPT-2 folder (default: the model directory's)\n"              \
-    "  --license ID    general.license (e.g. mit, apache-2.0, other)\n"                                \
-    "\n"                                                                                               \
-    "example:\n"                                                                                       \
-    "  chirp export --model runs/small/step_2000 --format gguf --type q8_0 --out small.gguf\n"         \
-    "  llama-cli -m small.gguf -p 'Hello' -n 40 --temp 0\n"                                            \
+    "                  int8 values with an f16 scale); LayerNorms and biases stay f32\n"                     \
+    "  --tokenizer T   tokenizer.json or GPT-2 folder (default: the model directory's)\n"                    \
+    "  --license ID    general.license (e.g. mit, apache-2.0, other)\n"                                      \
+    "\n"                                                                                                     \
+    "example:\n"                                                                                             \
+    "  chirp export --model runs/small/step_2000 --format gguf --type q8_0 --out small.gguf\n"               \
+    "  llama-cli -m small.gguf -p 'Hello' -n 40 --temp 0\n"                                                  \
     "  chirp export --model runs/small/step_2000 --format llmc --out gpt2_124M.bin\n"
 
 static void report(const char *out, const char *what) {

@@ -181,7 +181,10 @@ int gguf_export_gpt2(const GgufExportOptions *o) {
     gguf_add_u32(w, "general.alignment", GGUF_ALIGNMENT);
     /* llama.cpp's file types: all f32, mostly f16, mostly q8_0, mostly bf16. */
     gguf_add_u32(w, "general.file_type",
-                 o->type == GGML_F32 ? 0 : o->type == GGML_F16 ? 1 : o->type == GGML_BF16 ? 32 : 7);
+                 o->type == GGML_F32    ? 0
+                 : o->type == GGML_F16  ? 1
+                 : o->type == GGML_BF16 ? 32
+                                        : 7);
     gguf_add_u32(w, "gpt2.context_length", (uint32_t)m.cfg.n_ctx);
     gguf_add_u32(w, "gpt2.embedding_length", (uint32_t)m.cfg.n_embd);
     gguf_add_u32(w, "gpt2.feed_forward_length", (uint32_t)(4 * m.cfg.n_embd));
