@@ -578,16 +578,16 @@ int memorization_run(const MemOptions *o, json_t **report, long *leaks) {
         }
         char *model_name = xstrdup(o->model_dir);
         *report = json_pack(
-            "{s:s, s:i, s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i}, s:o, s:{s:i, s:i, s:s, s:I, s:o}, s:{s:I, s:I, s:o}, "
-            "s:{s:s, s:f, s:f, s:i, s:i, s:s}, s:f}",
-            "format", "chirp-memorization-report", "version", 1, "model", model_name, "dataset", o->dataset, "settings",
-            "posts_per_side", o->samples, "min_tokens", MIN_TOKENS, "max_continuation", MAX_CONTINUATION, "row_tokens",
-            T, "sample_tokens", o->sample_tokens, "targeted", targeted, "untargeted", "samples", o->untargeted,
-            "min_chars", LEAK_WINDOW, "sampling", "temperature 0.8, top-p 0.95 (chirp generate's)", "verbatim_spans",
-            (json_int_t)n_spans, "spans", spans, "leaks", "posts_checked", (json_int_t)n_leak_posts, "found",
-            (json_int_t)*leaks, "hits", leak_list, "membership_inference", "method", "Min-K%++ (k = 20%)", "auroc",
-            auroc(s_tr, ntr, s_ho, nho), "tpr_at_1pct_fpr", tpr_at_fpr(s_tr, ntr, s_ho, nho, 0.01), "trained", ntr,
-            "held_out", nho, "note",
+            "{s:s, s:i, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i}, s:o, s:{s:i, s:i, s:s, s:I, s:o}, "
+            "s:{s:I, s:I, s:o}, s:{s:s, s:f, s:f, s:i, s:i, s:s}, s:f}",
+            "format", "chirp-memorization-report", "version", 1, "model", model_name, "weights",
+            infer_quant_name(m.quant), "dataset", o->dataset, "settings", "posts_per_side", o->samples, "min_tokens",
+            MIN_TOKENS, "max_continuation", MAX_CONTINUATION, "row_tokens", T, "sample_tokens", o->sample_tokens,
+            "targeted", targeted, "untargeted", "samples", o->untargeted, "min_chars", LEAK_WINDOW, "sampling",
+            "temperature 0.8, top-p 0.95 (chirp generate's)", "verbatim_spans", (json_int_t)n_spans, "spans", spans,
+            "leaks", "posts_checked", (json_int_t)n_leak_posts, "found", (json_int_t)*leaks, "hits", leak_list,
+            "membership_inference", "method", "Min-K%++ (k = 20%)", "auroc", auroc(s_tr, ntr, s_ho, nho),
+            "tpr_at_1pct_fpr", tpr_at_fpr(s_tr, ntr, s_ho, nho, 0.01), "trained", ntr, "held_out", nho, "note",
             "a measure of how much the model leaks about its training set as a whole, not evidence about any "
             "single post",
             "seconds", time_now() - t0);
