@@ -379,6 +379,33 @@ static void test_context_overflow_and_bad_token(void **state) {
     gpt2_free(&g);
 }
 
+/* infer_model_load keeps only the small fp32 tensors beside the bf16 or
+ * int8 copies (the fp32 matrices are freed): the same logits as a model
+ * built on the fully loaded fp32 weights. */
+static void test_load_frees_fp32_matrices(void **state) {
+    (void)state;
+    const char *src = testdata_path("gpt2-train-ref/tiny-after20-f32");
+    if (!src) skip();
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", src);
+    Gpt2Model g;
+    assert_int_equal(gpt2_load(&g, dir), 0);
+    InferQuant qs[2] = {INFER_BF16, INFER_INT8};
+    for (int i = 0; i < 2; i++) {
+        InferModel loaded, built;
+        assert_int_equal(infer_model_load(&loaded, dir, qs[i]), 0);
+        assert_int_equal(infer_model_init(&built, &g, qs[i]), 0);
+        int32_t toks[12] = {5, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8};
+        InferState *a = infer_state_new(&loaded), *b = infer_state_new(&built);
+        const float *la = infer_prefill(a, toks, 12, NULL), *lb = infer_prefill(b, toks, 12, NULL);
+        assert_non_null(la);
+        assert_memory_equal(la, lb, (size_t)g.cfg.vocab_size * sizeof(float));
+        infer_state_free(a), infer_state_free(b);
+        infer_model_destroy(&loaded), infer_model_destroy(&built);
+    }
+    gpt2_free(&g);
+}
+
 /* chirp quantize's directory loads back and computes the same logits as
  * quantizing on the fly. */
 static void test_int8_dir_roundtrip(void **state) {
@@ -422,6 +449,7 @@ int main(void) {
         cmocka_unit_test(test_batch_rejects_before_changing),
         cmocka_unit_test(test_context_overflow_and_bad_token),
         cmocka_unit_test(test_int8_dir_roundtrip),
+        cmocka_unit_test(test_load_frees_fp32_matrices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,14 +12,18 @@
 
 void infer_model_bind(InferModel *im, const Gpt2Model *m) {
     memset(im, 0, sizeof *im);
+    im->cfg = m->cfg;
+    im->layers = xcalloc((size_t)m->cfg.n_layer, sizeof(InferLayer));
+    infer_model_point_small(im, m);
+}
+
+void infer_model_point_small(InferModel *im, const Gpt2Model *m) {
     const Gpt2Config *c = &m->cfg;
     const Gpt2Params *p = &m->params;
     int L = c->n_layer, C = c->n_embd;
-    im->cfg = *c;
     im->wpe = p->wpe;
     im->lnfw = p->lnfw;
     im->lnfb = p->lnfb;
-    im->layers = xcalloc((size_t)L, sizeof(InferLayer));
     for (int l = 0; l < L; l++) {
         InferLayer *ly = &im->layers[l];
         ly->ln1w = p->ln1w + (size_t)l * C;

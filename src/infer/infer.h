@@ -58,6 +58,10 @@ void infer_model_destroy(InferModel *im);
  * biases) into m and clears everything else; the loaders' first step. */
 void infer_model_bind(InferModel *im, const Gpt2Model *m);
 
+/* Re-points only those small tensors into m (same config), leaving the
+ * weight matrices as they are. */
+void infer_model_point_small(InferModel *im, const Gpt2Model *m);
+
 /* True if dir holds an int8 model written by chirp quantize. */
 int infer_dir_is_int8(const char *dir);
 

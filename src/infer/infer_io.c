@@ -124,6 +124,30 @@ static int load_int8(InferModel *im, const char *dir) {
     return rc;
 }
 
+/* Once the bf16 or int8 copies exist, the fp32 matrices are dead weight:
+ * a fresh model takes over the small tensors (embeddings of positions,
+ * LayerNorms, biases) and m is freed. The fresh buffer is calloc'd and its
+ * matrix pages are never touched, so they cost no memory; the process
+ * keeps about 2 (bf16) or 1.1 (int8) bytes per weight instead of 4 more. */
+static Gpt2Model *keep_small_tensors(InferModel *im, Gpt2Model *m) {
+    Gpt2Model *small = xcalloc(1, sizeof *small);
+    if (gpt2_alloc(small, &m->cfg) != 0) {
+        free(small);
+        return m; /* cannot happen for a config that loaded; keep m */
+    }
+    size_t sizes[GPT2_NUM_PARAM_TENSORS], off = 0;
+    gpt2_param_sizes(&m->cfg, sizes);
+    for (int k = 0; k < GPT2_NUM_PARAM_TENSORS; k++) {
+        int matrix = k == 0 || k == 4 || k == 6 || k == 10 || k == 12; /* wte and the four Conv1D weights */
+        if (!matrix) memcpy(small->param_buf + off, m->param_buf + off, sizes[k] * sizeof(float));
+        off += sizes[k];
+    }
+    infer_model_point_small(im, small);
+    gpt2_free(m);
+    free(m);
+    return small;
+}
+
 int infer_model_load(InferModel *im, const char *dir, InferQuant quant) {
     memset(im, 0, sizeof *im);
     if (!path_is_dir(dir) && !llmc_is_file(dir))
@@ -146,7 +170,7 @@ int infer_model_load(InferModel *im, const char *dir, InferQuant quant) {
         free(m);
         return -1;
     }
-    im->fp32 = m;
+    im->fp32 = quant == INFER_F32 ? m : keep_small_tensors(im, m);
     return 0;
 }
 
