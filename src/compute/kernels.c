@@ -22,51 +22,50 @@
 
 const char *kern_simd_name(void) { return SIMD_NAME; }
 
-/* y[j0 .. j1) += x[i] * w[i][j0 .. j1) for four consecutive rows i, as
- * one fused chain per output in i order. */
-static inline void fold4(float *y, const float *w0, size_t n, const float *x, int j0, int j1) {
-    const float *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+/* Weights come as `const void *` with a flag, 0 for fp32 and 1 for bf16.
+ * Every kernel below is inlined with a constant flag, so each exists as
+ * an fp32 and a bf16 copy and no branch runs per element; the loaders are
+ * the only place the two differ. A bf16 tail is widened into zero-padded
+ * lanes, which multiply the zeros vload_m gives, as the fp32 tail does. */
+#define KERNEL static inline __attribute__((always_inline))
+
+KERNEL vf wload(const void *w, size_t i, int bf16) {
+    return bf16 ? vload_bf16((const uint16_t *)w + i) : vload((const float *)w + i);
+}
+
+KERNEL vf wload_tail(const void *w, size_t i, int n, int bf16) {
+    if (!bf16) return vload_m(vmask_first(n), (const float *)w + i);
+    float t[VW];
+    for (int l = 0; l < VW; l++) t[l] = l < n ? bf16_to_f32(((const uint16_t *)w)[i + l]) : 0.0f;
+    return vload(t);
+}
+
+KERNEL float wget(const void *w, size_t i, int bf16) {
+    return bf16 ? bf16_to_f32(((const uint16_t *)w)[i]) : ((const float *)w)[i];
+}
+
+/* y[j0 .. j1) += x[i] * w[i][j0 .. j1) for the four consecutive rows i of
+ * w (n wide), as one fused chain per output in i order. */
+KERNEL void fold4(float *y, const void *w, size_t n, const float *x, int j0, int j1, int bf16) {
     vf x0 = vset1(x[0]), x1 = vset1(x[1]), x2 = vset1(x[2]), x3 = vset1(x[3]);
     int j = j0;
     for (; j + VW <= j1; j += VW) {
         vf acc = vload(y + j);
-        acc = vfma(x0, vload(w0 + j), acc);
-        acc = vfma(x1, vload(w1 + j), acc);
-        acc = vfma(x2, vload(w2 + j), acc);
-        acc = vfma(x3, vload(w3 + j), acc);
+        acc = vfma(x0, wload(w, (size_t)j, bf16), acc);
+        acc = vfma(x1, wload(w, n + j, bf16), acc);
+        acc = vfma(x2, wload(w, 2 * n + j, bf16), acc);
+        acc = vfma(x3, wload(w, 3 * n + j, bf16), acc);
         vstore(y + j, acc);
     }
     if (j < j1) {
-        vmask m = vmask_first(j1 - j);
+        int left = j1 - j;
+        vmask m = vmask_first(left);
         vf acc = vload_m(m, y + j);
-        acc = vfma(x0, vload_m(m, w0 + j), acc);
-        acc = vfma(x1, vload_m(m, w1 + j), acc);
-        acc = vfma(x2, vload_m(m, w2 + j), acc);
-        acc = vfma(x3, vload_m(m, w3 + j), acc);
+        acc = vfma(x0, wload_tail(w, (size_t)j, left, bf16), acc);
+        acc = vfma(x1, wload_tail(w, n + j, left, bf16), acc);
+        acc = vfma(x2, wload_tail(w, 2 * n + j, left, bf16), acc);
+        acc = vfma(x3, wload_tail(w, 3 * n + j, left, bf16), acc);
         vstore_m(y + j, m, acc);
-    }
-}
-
-/* fold4 over bf16 weight rows. */
-static inline void fold4_bf16(float *y, const uint16_t *w0, size_t n, const float *x, int j0, int j1) {
-    const uint16_t *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
-    vf x0 = vset1(x[0]), x1 = vset1(x[1]), x2 = vset1(x[2]), x3 = vset1(x[3]);
-    int j = j0;
-    for (; j + VW <= j1; j += VW) {
-        vf acc = vload(y + j);
-        acc = vfma(x0, vload_bf16(w0 + j), acc);
-        acc = vfma(x1, vload_bf16(w1 + j), acc);
-        acc = vfma(x2, vload_bf16(w2 + j), acc);
-        acc = vfma(x3, vload_bf16(w3 + j), acc);
-        vstore(y + j, acc);
-    }
-    for (; j < j1; j++) {
-        float acc = y[j];
-        acc = fmaf(x[0], bf16_to_f32(w0[j]), acc);
-        acc = fmaf(x[1], bf16_to_f32(w1[j]), acc);
-        acc = fmaf(x[2], bf16_to_f32(w2[j]), acc);
-        acc = fmaf(x[3], bf16_to_f32(w3[j]), acc);
-        y[j] = acc;
     }
 }
 
@@ -75,21 +74,24 @@ static inline void fold4_bf16(float *y, const uint16_t *w0, size_t n, const floa
  * sequential reads; the slice of y being accumulated (at most 12 KB for
  * GPT-2's 3072-wide layers) stays in L1, and four rows are folded in per
  * pass so y is loaded and stored once per four weight rows. */
-static void matvec_cols(float *y, const float *x, const float *W, const uint16_t *Wh, const float *b, int k, int n,
-                        int j0, int j1) {
+KERNEL void matvec_cols_w(float *y, const float *x, const void *W, const float *b, int k, int n, int j0, int j1,
+                          int bf16) {
     if (b) memcpy(y + j0, b + j0, (size_t)(j1 - j0) * sizeof(float));
     else memset(y + j0, 0, (size_t)(j1 - j0) * sizeof(float));
     int i = 0;
-    for (; i + 4 <= k; i += 4) {
-        if (Wh) fold4_bf16(y, Wh + (size_t)i * n, (size_t)n, x + i, j0, j1);
-        else fold4(y, W + (size_t)i * n, (size_t)n, x + i, j0, j1);
-    }
-    for (; i < k; i++) {
-        for (int j = j0; j < j1; j++) {
-            float w = Wh ? bf16_to_f32(Wh[(size_t)i * n + j]) : W[(size_t)i * n + j];
-            y[j] = fmaf(x[i], w, y[j]);
-        }
-    }
+    for (; i + 4 <= k; i += 4)
+        fold4(y,
+              bf16 ? (const void *)((const uint16_t *)W + (size_t)i * n)
+                   : (const void *)((const float *)W + (size_t)i * n),
+              (size_t)n, x + i, j0, j1, bf16);
+    for (; i < k; i++)
+        for (int j = j0; j < j1; j++) y[j] = fmaf(x[i], wget(W, (size_t)i * n + j, bf16), y[j]);
+}
+
+static void matvec_cols(float *y, const float *x, const float *W, const uint16_t *Wh, const float *b, int k, int n,
+                        int j0, int j1) {
+    if (Wh) matvec_cols_w(y, x, Wh, b, k, n, j0, j1, 1);
+    else matvec_cols_w(y, x, W, b, k, n, j0, j1, 0);
 }
 
 static void matvec_in_out(float *y, const float *x, const float *W, const uint16_t *Wh, const float *b, int k, int n) {
@@ -113,102 +115,51 @@ void kern_matvec_in_out(float *y, const float *x, const float *W, const float *b
 
 /* The dot product every caller uses (attention scores, the LM head), so
  * a value never depends on which kernel computed it. Two accumulators
- * hide the FMA latency; the order is fixed. */
-static inline float dot(const float *a, const float *x, int k) {
+ * hide the FMA latency; the order is fixed. a is the weight row. */
+KERNEL float dot_w(const void *a, const float *x, int k, int bf16) {
     vf acc0 = vzero(), acc1 = vzero();
     int i = 0;
     for (; i + 2 * VW <= k; i += 2 * VW) {
-        acc0 = vfma(vload(a + i), vload(x + i), acc0);
-        acc1 = vfma(vload(a + i + VW), vload(x + i + VW), acc1);
+        acc0 = vfma(wload(a, (size_t)i, bf16), vload(x + i), acc0);
+        acc1 = vfma(wload(a, (size_t)i + VW, bf16), vload(x + i + VW), acc1);
     }
-    for (; i + VW <= k; i += VW) acc0 = vfma(vload(a + i), vload(x + i), acc0);
-    if (i < k) {
-        vmask m = vmask_first(k - i);
-        acc1 = vfma(vload_m(m, a + i), vload_m(m, x + i), acc1);
-    }
+    for (; i + VW <= k; i += VW) acc0 = vfma(wload(a, (size_t)i, bf16), vload(x + i), acc0);
+    if (i < k) acc1 = vfma(wload_tail(a, (size_t)i, k - i, bf16), vload_m(vmask_first(k - i), x + i), acc1);
     return vsum(vadd(acc0, acc1));
 }
 
-float kern_dot(const float *a, const float *b, int n) { return dot(a, b, n); }
-
-/* The last n < VW bf16 values widened, zero-padded to a vector: in the
- * lanes past n it multiplies the zeros vload_m gives, as the fp32 tail
- * does. */
-static inline vf load_bf16_tail(const uint16_t *p, int n) {
-    float t[VW];
-    for (int i = 0; i < VW; i++) t[i] = i < n ? bf16_to_f32(p[i]) : 0.0f;
-    return vload(t);
-}
-
-/* dot() with a bf16 weight row a. */
-static inline float dot_bf16(const uint16_t *a, const float *x, int k) {
-    vf acc0 = vzero(), acc1 = vzero();
-    int i = 0;
-    for (; i + 2 * VW <= k; i += 2 * VW) {
-        acc0 = vfma(vload_bf16(a + i), vload(x + i), acc0);
-        acc1 = vfma(vload_bf16(a + i + VW), vload(x + i + VW), acc1);
-    }
-    for (; i + VW <= k; i += VW) acc0 = vfma(vload_bf16(a + i), vload(x + i), acc0);
-    if (i < k) {
-        vmask m = vmask_first(k - i);
-        acc1 = vfma(load_bf16_tail(a + i, k - i), vload_m(m, x + i), acc1);
-    }
-    return vsum(vadd(acc0, acc1));
-}
+float kern_dot(const float *a, const float *b, int n) { return dot_w(a, b, n, 0); }
 
 static void matvec_out_in(float *y, const float *x, const float *W, const uint16_t *Wh, int n, int k) {
     int par = (long)k * n >= PAR_MIN_WEIGHTS;
 #pragma omp parallel for schedule(static) if (par)
-    for (int r = 0; r < n; r++) y[r] = Wh ? dot_bf16(Wh + (size_t)r * k, x, k) : dot(W + (size_t)r * k, x, k);
+    for (int r = 0; r < n; r++) y[r] = Wh ? dot_w(Wh + (size_t)r * k, x, k, 1) : dot_w(W + (size_t)r * k, x, k, 0);
 }
 
 void kern_matvec_out_in(float *y, const float *x, const float *W, int n, int k) { matvec_out_in(y, x, W, NULL, n, k); }
 
-/* dot() of one weight row against four inputs at once: eight independent
- * accumulators instead of two keep the FMA units busy, and each of the
- * four results goes through exactly dot()'s operations in dot()'s order. */
-static inline void dot4(const float *a, const float *const x[4], int k, float out[4]) {
+/* dot_w() of one weight row against four inputs at once: eight
+ * independent accumulators instead of two keep the FMA units busy, and
+ * each of the four results goes through exactly dot_w()'s operations in
+ * dot_w()'s order. */
+KERNEL void dot4_w(const void *a, const float *const x[4], int k, float out[4], int bf16) {
     vf acc0[4], acc1[4];
     for (int t = 0; t < 4; t++) acc0[t] = acc1[t] = vzero();
     int i = 0;
     for (; i + 2 * VW <= k; i += 2 * VW) {
-        vf a0 = vload(a + i), a1 = vload(a + i + VW);
+        vf a0 = wload(a, (size_t)i, bf16), a1 = wload(a, (size_t)i + VW, bf16);
         for (int t = 0; t < 4; t++) {
             acc0[t] = vfma(a0, vload(x[t] + i), acc0[t]);
             acc1[t] = vfma(a1, vload(x[t] + i + VW), acc1[t]);
         }
     }
     for (; i + VW <= k; i += VW) {
-        vf a0 = vload(a + i);
+        vf a0 = wload(a, (size_t)i, bf16);
         for (int t = 0; t < 4; t++) acc0[t] = vfma(a0, vload(x[t] + i), acc0[t]);
     }
     if (i < k) {
         vmask m = vmask_first(k - i);
-        vf a0 = vload_m(m, a + i);
-        for (int t = 0; t < 4; t++) acc1[t] = vfma(a0, vload_m(m, x[t] + i), acc1[t]);
-    }
-    for (int t = 0; t < 4; t++) out[t] = vsum(vadd(acc0[t], acc1[t]));
-}
-
-/* dot4() with a bf16 weight row a. */
-static inline void dot4_bf16(const uint16_t *a, const float *const x[4], int k, float out[4]) {
-    vf acc0[4], acc1[4];
-    for (int t = 0; t < 4; t++) acc0[t] = acc1[t] = vzero();
-    int i = 0;
-    for (; i + 2 * VW <= k; i += 2 * VW) {
-        vf a0 = vload_bf16(a + i), a1 = vload_bf16(a + i + VW);
-        for (int t = 0; t < 4; t++) {
-            acc0[t] = vfma(a0, vload(x[t] + i), acc0[t]);
-            acc1[t] = vfma(a1, vload(x[t] + i + VW), acc1[t]);
-        }
-    }
-    for (; i + VW <= k; i += VW) {
-        vf a0 = vload_bf16(a + i);
-        for (int t = 0; t < 4; t++) acc0[t] = vfma(a0, vload(x[t] + i), acc0[t]);
-    }
-    if (i < k) {
-        vmask m = vmask_first(k - i);
-        vf a0 = load_bf16_tail(a + i, k - i);
+        vf a0 = wload_tail(a, (size_t)i, k - i, bf16);
         for (int t = 0; t < 4; t++) acc1[t] = vfma(a0, vload_m(m, x[t] + i), acc1[t]);
     }
     for (int t = 0; t < 4; t++) out[t] = vsum(vadd(acc0[t], acc1[t]));
@@ -230,12 +181,12 @@ static void matmul_rows_out_in(float *Y, const float *X, const float *W, const u
             const float *x[4] = {X + (size_t)t * k, X + (size_t)(t + 1) * k, X + (size_t)(t + 2) * k,
                                  X + (size_t)(t + 3) * k};
             float out[4];
-            if (wh) dot4_bf16(wh, x, k, out);
-            else dot4(w, x, k, out);
+            if (wh) dot4_w(wh, x, k, out, 1);
+            else dot4_w(w, x, k, out, 0);
             for (int j = 0; j < 4; j++) Y[(size_t)(t + j) * n + r] = out[j];
         }
         for (; t < T; t++)
-            Y[(size_t)t * n + r] = wh ? dot_bf16(wh, X + (size_t)t * k, k) : dot(w, X + (size_t)t * k, k);
+            Y[(size_t)t * n + r] = wh ? dot_w(wh, X + (size_t)t * k, k, 1) : dot_w(w, X + (size_t)t * k, k, 0);
     }
 }
 
@@ -325,35 +276,24 @@ static void tile_rows(float *Y, const float *X, const float *panel, int R, int k
 /* Copies W[i0 .. i0+kc, jc .. jc+nc) into panel as consecutive tiles of
  * [kc, MM_COLS] (the last tile zero-padded); bf16 weights (Wh) are
  * widened on the way, so the tiles below never see them. */
-static void pack_panel(float *panel, const float *W, const uint16_t *Wh, int n, int i0, int kc, int jc, int nc) {
-    if (Wh) {
-        for (int i = 0; i < kc; i++) {
-            const uint16_t *src = Wh + (size_t)(i0 + i) * n + jc;
-            for (int c = 0; c < nc; c += MM_COLS) {
-                float *dst = panel + (size_t)c * kc + (size_t)i * MM_COLS;
-                int w = nc - c < MM_COLS ? nc - c : MM_COLS;
-                if (w == MM_COLS) {
-                    for (int v = 0; v < MM_COLS; v += VW) vstore(dst + v, vload_bf16(src + c + v));
-                } else {
-                    for (int v = 0; v < MM_COLS; v++) dst[v] = v < w ? bf16_to_f32(src[c + v]) : 0.0f;
-                }
-            }
-        }
-        return;
-    }
+KERNEL void pack_panel_w(float *panel, const void *W, int n, int i0, int kc, int jc, int nc, int bf16) {
     for (int i = 0; i < kc; i++) {
-        const float *src = W + (size_t)(i0 + i) * n + jc; /* one contiguous run per weight row */
+        size_t src = (size_t)(i0 + i) * n + jc; /* one contiguous run per weight row */
         for (int c = 0; c < nc; c += MM_COLS) {
             float *dst = panel + (size_t)c * kc + (size_t)i * MM_COLS;
             int w = nc - c < MM_COLS ? nc - c : MM_COLS;
             if (w == MM_COLS) {
-                for (int v = 0; v < MM_COLS; v += VW) vstore(dst + v, vload(src + c + v));
+                for (int v = 0; v < MM_COLS; v += VW) vstore(dst + v, wload(W, src + c + v, bf16));
             } else {
-                memcpy(dst, src + c, (size_t)w * sizeof(float));
-                memset(dst + w, 0, (size_t)(MM_COLS - w) * sizeof(float));
+                for (int v = 0; v < MM_COLS; v++) dst[v] = v < w ? wget(W, src + c + v, bf16) : 0.0f;
             }
         }
     }
+}
+
+static void pack_panel(float *panel, const float *W, const uint16_t *Wh, int n, int i0, int kc, int jc, int nc) {
+    if (Wh) pack_panel_w(panel, Wh, n, i0, kc, jc, nc, 1);
+    else pack_panel_w(panel, W, n, i0, kc, jc, nc, 0);
 }
 
 /* Columns [j0, j1) of all T rows, Y already holding the bias. */

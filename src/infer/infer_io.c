@@ -27,28 +27,23 @@ static QMat *layer_qmat(InferLayer *ly, int i) {
     return q[i];
 }
 
-int infer_dir_is_int8(const char *dir) {
+/* Whether dir/config.json has the string value at key (inside the object
+ * named parent, when parent is not NULL). */
+static int config_says(const char *dir, const char *parent, const char *key, const char *value) {
     char *path = path_join(dir, "config.json");
     json_t *root = json_load_file(path, 0, NULL);
     free(path);
     if (!root) return 0;
-    json_t *q = json_object_get(root, "chirp_quantization");
-    json_t *type = q ? json_object_get(q, "type") : NULL;
-    int yes = type && json_is_string(type) && strcmp(json_string_value(type), "int8") == 0;
+    json_t *obj = parent ? json_object_get(root, parent) : root;
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    int yes = json_is_string(v) && strcmp(json_string_value(v), value) == 0;
     json_decref(root);
     return yes;
 }
 
-int infer_dir_is_bf16(const char *dir) {
-    char *path = path_join(dir, "config.json");
-    json_t *root = json_load_file(path, 0, NULL);
-    free(path);
-    if (!root) return 0;
-    json_t *dt = json_object_get(root, "torch_dtype");
-    int yes = json_is_string(dt) && strcmp(json_string_value(dt), "bfloat16") == 0;
-    json_decref(root);
-    return yes;
-}
+int infer_dir_is_int8(const char *dir) { return config_says(dir, "chirp_quantization", "type", "int8"); }
+
+int infer_dir_is_bf16(const char *dir) { return config_says(dir, NULL, "torch_dtype", "bfloat16"); }
 
 const char *infer_quant_name(InferQuant q) { return q == INFER_INT8 ? "int8" : q == INFER_BF16 ? "bf16" : "fp32"; }
 
