@@ -1,8 +1,8 @@
-/* infer.h: GPT-2 inference: weights in fp32 or int8, a KV cache, and the
+/* infer.h: GPT-2 inference: weights in fp32, bf16 or int8, a KV cache, and the
  * forward pass.
  *
  * An InferModel is a read-only view of the weights (borrowed from a
- * Gpt2Model, or owned int8 copies). An InferState holds one sequence's KV
+ * Gpt2Model, or owned bf16 / int8 copies). An InferState holds one sequence's KV
  * cache. A prompt is prefilled in one batched pass (matrix-matrix products
  * over all its tokens); each new token then costs one forward of a single
  * position that reads the cache instead of recomputing the past. Several
@@ -20,9 +20,9 @@ typedef enum { INFER_F32 = 0, INFER_INT8 = 1, INFER_BF16 = 2 } InferQuant;
 
 typedef struct InferLayer {
     const float *ln1w, *ln1b, *qkvb, *attprojb, *ln2w, *ln2b, *fcb, *fcprojb;
-    /* fp32 Conv1D weights [in, out]; NULL when the model is int8. */
+    /* fp32 Conv1D weights [in, out]; NULL unless the model is fp32. */
     const float *qkvw, *attprojw, *fcw, *fcprojw;
-    /* int8 weights [out, in]; q == NULL when the model is fp32. */
+    /* int8 weights [out, in]; q == NULL unless the model is int8. */
     QMat qqkv, qattproj, qfc, qfcproj;
     /* bf16 Conv1D weights [in, out]; NULL unless the model is bf16. */
     const uint16_t *hqkvw, *hattprojw, *hfcw, *hfcprojw;
@@ -31,14 +31,14 @@ typedef struct InferLayer {
 typedef struct InferModel {
     Gpt2Config cfg;
     InferQuant quant;
-    const float *wte;     /* [V, C] fp32, NULL when int8 */
+    const float *wte;     /* [V, C] fp32, NULL unless fp32 */
     QMat qwte;            /* int8 wte: embedding rows and the LM head */
     const uint16_t *hwte; /* bf16 wte [V, C], NULL unless bf16 */
     uint16_t *bf16;       /* owned: every bf16 matrix above, one allocation */
     const float *wpe, *lnfw, *lnfb;
     InferLayer *layers;
     /* Ownership: what destroy must release. */
-    Gpt2Model *fp32; /* owned model (infer_model_load), freed by destroy */
+    Gpt2Model *fp32; /* owned model (infer_model_load; only its small tensors when bf16/int8), freed by destroy */
 } InferModel;
 
 /* A view of m's weights (m must outlive im). With INFER_INT8 the matrices
