@@ -23,7 +23,7 @@ endif
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -fopenmp -Isrc -MMD -MP
 LDFLAGS += $(OPT) -fopenmp -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR)
-LDLIBS  := -lopenblas -ljansson -lutf8proc -lsqlite3 -lmicrohttpd -lzip -lz -ldivsufsort -ldivsufsort64 -lm -lpthread
+LDLIBS  := -lopenblas -ldnnl -ljansson -lutf8proc -lsqlite3 -lmicrohttpd -lzip -lz -ldivsufsort -ldivsufsort64 -lm -lpthread
 
 # MPI (Open MPI) for multi-process training, when mpicc is installed
 # (scripts/setup installs it); without it chirp builds single-process only.

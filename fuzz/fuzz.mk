@@ -7,7 +7,7 @@ LIB_SRC := $(sort $(wildcard src/util/*.c src/text/*.c src/data/*.c src/compute/
                             src/train/*.c src/infer/*.c src/serve/*.c src/audit/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
 FUZZ_BIN := $(patsubst fuzz/%.c,$(OUT)/%,$(sort $(wildcard fuzz/fuzz_*.c)))
-LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ljansson -lutf8proc -lsqlite3 -lmicrohttpd -lzip -lz -ldivsufsort -ldivsufsort64 -lm -lpthread
+LDLIBS  := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -ljansson -lutf8proc -lsqlite3 -lmicrohttpd -lzip -lz -ldivsufsort -ldivsufsort64 -lm -lpthread
 
 all: $(FUZZ_BIN)
 

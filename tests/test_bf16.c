@@ -15,8 +15,11 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <strings.h>
 
 #include "compute/bf16.h"
+#include "compute/cpu.h"
+#include "compute/gemm.h"
 #include "model/gpt2.h"
 #include "model/gpt2_compute.h"
 #include "model/ops.h"
@@ -125,6 +128,86 @@ static void test_matmul_within_bound(void **state) {
     check_bound("dweight", dw16, dw32, scale, (size_t)IC * OC, N);
     free(x), free(w), free(b), free(dout), free(xr), free(wr), free(dr), free(y32), free(y16), free(scale);
     free(dx32), free(dx16), free(dw32), free(dw16), free(db32), free(db16);
+}
+
+/* C = alpha op(A) op(B) + beta C on the bf16 unit (oneDNN) against the
+ * sgemm fallback over the same bf16 values: the products are exact in
+ * both, so they differ only in the order of the fp32 sums, at most
+ * (2K + 2) 2^-24 (|alpha| sum|ab| + |beta c|) per element. */
+static void check_native_case(int ta, int tb, int M, int N, int K, float alpha, float beta, int pad) {
+    int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
+    float *a = rand_array(na, 1.5f), *b = rand_array(nb, 0.5f), *c0 = rand_array(nc, 1.0f);
+    bf16_round_array(a, a, na);
+    bf16_round_array(b, b, nb);
+    float *native = malloc(nc * sizeof(float)), *fallback = malloc(nc * sizeof(float));
+    memcpy(native, c0, nc * sizeof(float));
+    memcpy(fallback, c0, nc * sizeof(float));
+    gemm(COMPUTE_BF16, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, native, ldc);
+    gemm_bf16_allow_native(0);
+    gemm(COMPUTE_BF16, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, fallback, ldc);
+    gemm_bf16_allow_native(1);
+    double worst = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double sum = 0;
+            for (int k = 0; k < K; k++) {
+                float av = ta ? a[(size_t)k * lda + i] : a[(size_t)i * lda + k];
+                float bv = tb ? b[(size_t)j * ldb + k] : b[(size_t)k * ldb + j];
+                sum += fabs((double)av * bv);
+            }
+            size_t at = (size_t)i * ldc + j;
+            double scale = fabs(alpha) * sum + fabs(beta * c0[at]);
+            double err = fabs((double)native[at] - fallback[at]);
+            if (err > (2.0 * K + 2) / 16777216.0 * scale + 1e-30)
+                fail_msg("ta%d tb%d M%d N%d K%d alpha %g beta %g: [%d,%d] native %.9g, fallback %.9g", ta, tb, M, N, K,
+                         alpha, beta, i, j, native[at], fallback[at]);
+            if (scale > 0) worst = fmax(worst, err / scale);
+        }
+    for (int i = 0; i < M; i++) /* the padding between rows is not written */
+        for (int j = N; j < ldc; j++) assert_true(native[(size_t)i * ldc + j] == c0[(size_t)i * ldc + j]);
+    fprintf(stderr, "native ta%d tb%d %4dx%4dx%4d alpha %-5g beta %g: worst diff / scale %.3g\n", ta, tb, M, N, K,
+            alpha, beta, worst);
+    free(a), free(b), free(c0), free(native), free(fallback);
+}
+
+static void test_native_matches_fallback(void **state) {
+    (void)state;
+    if (!gemm_bf16_is_native()) {
+        fprintf(stderr, "no bf16 unit here (%s): skipped\n", gemm_bf16_backend_name());
+        skip();
+    }
+    fprintf(stderr, "bf16 products: %s\n", gemm_bf16_backend_name());
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            check_native_case(ta, tb, 67, 45, 130, 1.0f, 0.0f, 0);
+            check_native_case(ta, tb, 33, 80, 64, 0.125f, 0.0f, 3);
+            check_native_case(ta, tb, 96, 64, 200, 1.0f, 1.0f, 5);
+        }
+    check_native_case(0, 1, 1, 300, 96, 1.0f, 0.0f, 0); /* one row, as in decoding */
+}
+
+/* The attention runs one product per thread at once, on shared cached
+ * primitives: each thread's result must be what a lone call gives. */
+static void test_native_concurrent(void **state) {
+    (void)state;
+    if (!gemm_bf16_is_native()) skip();
+    enum { P = 8, T = 48, HS = 32 };
+    float *q = rand_array((size_t)P * T * HS, 1.0f), *k = rand_array((size_t)P * T * HS, 1.0f);
+    bf16_round_array(q, q, (size_t)P * T * HS);
+    bf16_round_array(k, k, (size_t)P * T * HS);
+    float *together = malloc(sizeof(float) * P * T * T), *alone = malloc(sizeof(float) * P * T * T);
+#pragma omp parallel for schedule(static, 1)
+    for (int p = 0; p < P; p++)
+        gemm(COMPUTE_BF16, 0, 1, T, T, HS, 0.25f, q + (size_t)p * T * HS, HS, k + (size_t)p * T * HS, HS, 0.0f,
+             together + (size_t)p * T * T, T);
+    for (int p = 0; p < P; p++) {
+#pragma omp parallel num_threads(1)
+        gemm(COMPUTE_BF16, 0, 1, T, T, HS, 0.25f, q + (size_t)p * T * HS, HS, k + (size_t)p * T * HS, HS, 0.0f,
+             alone + (size_t)p * T * T, T);
+    }
+    assert_memory_equal(together, alone, sizeof(float) * P * T * T);
+    free(q), free(k), free(together), free(alone);
 }
 
 static double cosine(const float *a, const float *b, size_t n) {
@@ -292,11 +375,53 @@ static void test_train_resume(void **state) {
     free(out);
 }
 
+/* The startup lines say what auto chose and why, and which sgemm kernel
+ * runs: on a CPU with AVX2 that is a vector kernel even where OpenBLAS
+ * does not know the model (chirp then restarts itself with
+ * OPENBLAS_CORETYPE set; compute/gemm.h). */
+static void test_startup_names_choice_and_kernels(void **state) {
+    (void)state;
+    const char *dir = test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/train.bin", dir);
+    test_random_shard(path, 20000, 300, 7);
+    char *out = train(dir, "auto", "--steps 1");
+    const CpuFeatures *f = cpu_features();
+    const char *choice = strstr(out, "chirp train: precision ");
+    assert_non_null(choice);
+    fprintf(stderr, "%.*s\n", (int)strcspn(choice, "\n"), choice);
+    assert_non_null(strstr(choice, gemm_bf16_is_native() ? "(auto: " : "precision fp32 (auto: "));
+    if (gemm_bf16_is_native() && !f->amx_bf16) /* the vendor rule of compute/precision.c */
+        assert_non_null(strstr(choice, f->amd ? "precision bf16 (auto: " : "precision fp32 (auto: "));
+    const char *core = strstr(out, ", core ");
+    assert_non_null(core);
+    fprintf(stderr, "sgemm%.*s\n", (int)strcspn(core, ";\n"), core);
+    if (f->avx2_fma && !getenv("OPENBLAS_CORETYPE")) {
+        int vector = 0;
+        const char *names[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strncasecmp(core + 7, names[i], strlen(names[i])) == 0) vector = 1;
+        if (!vector) fail_msg("a CPU with AVX2 runs a pre-AVX2 sgemm kernel:%.*s", (int)strcspn(core, ";\n"), core);
+    }
+    free(out);
+    /* A preset OPENBLAS_CORETYPE is the user's choice: no restart over it. */
+    setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    const char *var = NULL, *value = NULL;
+    assert_int_equal(gemm_wants_restart(&var, &value), 0);
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rounding),           cmocka_unit_test(test_matmul_within_bound),
-        cmocka_unit_test(test_gradients_ref_tiny), cmocka_unit_test(test_gradients_tweets),
-        cmocka_unit_test(test_adamw_writes_copy),  cmocka_unit_test(test_train_resume),
+        cmocka_unit_test(test_rounding),
+        cmocka_unit_test(test_matmul_within_bound),
+        cmocka_unit_test(test_gradients_ref_tiny),
+        cmocka_unit_test(test_gradients_tweets),
+        cmocka_unit_test(test_adamw_writes_copy),
+        cmocka_unit_test(test_train_resume),
+        cmocka_unit_test(test_native_matches_fallback),
+        cmocka_unit_test(test_native_concurrent),
+        cmocka_unit_test(test_startup_names_choice_and_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,8 @@ static unsigned long long xgetbv0(void) {
 
 static void detect(CpuFeatures *f) {
     unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return;
+    f->amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "Auth" "enti" "cAMD" */
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
     int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1;
     unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
@@ -28,6 +30,7 @@ static void detect(CpuFeatures *f) {
         __cpuid_count(7, 0, a, b, c, d);
         f->avx2_fma = os_avx && ((b >> 5) & 1) && fma;
         f->avx512f = os_avx512 && ((b >> 16) & 1);
+        f->avx512_core = f->avx512f && ((b >> 17) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);
         int amx = ((d >> 22) & 1) && ((d >> 24) & 1); /* AMX-BF16 and AMX-TILE */
         __cpuid_count(7, 1, a, b, c, d);
         f->avx512_bf16 = f->avx512f && ((a >> 5) & 1);

@@ -7,8 +7,10 @@
 typedef struct CpuFeatures {
     int avx2_fma;    /* AVX2 and FMA */
     int avx512f;     /* AVX-512 Foundation */
+    int avx512_core; /* F, BW, DQ and VL: what OpenBLAS's SkylakeX kernels need */
     int avx512_bf16; /* AVX512_BF16: vdpbf16ps, bf16 dot products */
     int amx_bf16;    /* AMX tiles with bf16 (TDPBF16PS), usable by this process */
+    int amd;         /* vendor AuthenticAMD */
     char name[64];   /* the brand string, e.g. "AMD EPYC 7B13" */
 } CpuFeatures;
 

@@ -8,11 +8,11 @@
  * Precision. COMPUTE_FP32 multiplies any floats (OpenBLAS sgemm: exact
  * against PyTorch's fp32 to ~1e-7). COMPUTE_BF16 promises that A and B
  * hold bf16 values (see bf16.h) and lets the backend use a bf16 matrix
- * unit; it accumulates in fp32 either way. This build's bf16 backend is
- * the portable one: OpenBLAS sgemm over the bf16-valued operands, which
- * gives bf16 mixed precision's numbers on any CPU (the products are exact
- * in fp32) but not its speed. A oneDNN backend for AMX / AVX512_BF16
- * goes behind this same call. */
+ * unit; it accumulates in fp32 either way. Where oneDNN finds AMX or
+ * AVX512_BF16, bf16 products run there (gemm_onednn.c); elsewhere they
+ * run as OpenBLAS sgemm over the bf16-valued operands, which gives bf16
+ * mixed precision's numbers on any CPU (the products are exact in fp32)
+ * but not its speed. The two differ only in the order of the fp32 sums. */
 #ifndef CHIRP_COMPUTE_GEMM_H
 #define CHIRP_COMPUTE_GEMM_H
 
@@ -29,9 +29,23 @@ void gemm_set_threads(int n);
 /* "OpenBLAS 0.3.21 ... , core Haswell": the fp32 backend, for startup lines. */
 const char *gemm_backend_name(void);
 
-/* Whether this build runs bf16 products on a bf16 unit of this CPU
- * (faster than fp32), or only emulates them through fp32. */
+/* Whether bf16 products run on a bf16 unit of this CPU (AMX or
+ * AVX512_BF16, through oneDNN), or only through fp32 sgemm. */
 int gemm_bf16_is_native(void);
+
+/* What bf16 products run on: "oneDNN 2.6.3 brg:avx512_core_amx", or the
+ * sgemm fallback. */
+const char *gemm_bf16_backend_name(void);
+
+/* Tests: 0 sends bf16 products to the sgemm fallback even where a bf16
+ * unit exists, so both paths can be compared in one process. */
+void gemm_bf16_allow_native(int allow);
+
+/* Whether the fp32 library chose slow kernels it can be told to avoid
+ * only through the environment, before it loads: then *var=*value names
+ * the setting (OPENBLAS_CORETYPE=SkylakeX) with which the program should
+ * run itself again (main.c does). 0 when all is well or the user set it. */
+int gemm_wants_restart(const char **var, const char **value);
 
 /* Resolves a --precision value ("auto", "fp32", "bf16") into *out and
  * writes why into why (for the startup line). auto picks bf16 only where

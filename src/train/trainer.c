@@ -288,6 +288,14 @@ int train_run(const TrainOptions *o) {
     ComputePrecision prec;
     char prec_why[192];
     if (compute_precision_choose(o->precision, &prec, prec_why, sizeof prec_why) != 0) goto out;
+    if (comm->size > 1) {
+        /* auto may time the units; every rank must run rank 0's choice. */
+        int p = (int)prec;
+        if (comm->ops->broadcast(comm, &p, sizeof p, 0) != 0 ||
+            comm->ops->broadcast(comm, prec_why, sizeof prec_why, 0) != 0)
+            goto out;
+        prec = (ComputePrecision)p;
+    }
     if (dir_create(o->out_dir) != 0) goto out;
     char resume_dir[4200] = "";
     if (o->resume) {
@@ -450,7 +458,8 @@ int train_run(const TrainOptions *o) {
                 "activations %.1f MB%s; sgemm: %s\n",
                 m.num_params, 8.0 * m.num_params / 1e6, opt_mb, dp.zero ? " (this rank's 1/N: ZeRO-1)" : "",
                 4.0 * acts.num_floats / 1e6, prec == COMPUTE_BF16 ? bf16_mb : "", gemm_backend_name());
-        fprintf(stderr, "chirp train: precision %s (%s); CPU %s: %s\n", compute_precision_name(prec), prec_why,
+        fprintf(stderr, "chirp train: precision %s (%s)%s%s; CPU %s: %s\n", compute_precision_name(prec), prec_why,
+                prec == COMPUTE_BF16 ? "; bf16 products: " : "", prec == COMPUTE_BF16 ? gemm_bf16_backend_name() : "",
                 cpu_features()->name, cpu_units());
     }
 

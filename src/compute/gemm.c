@@ -1,0 +1,37 @@
+/* gemm.c: gemm() dispatch between the backends (gemm_backend.h). */
+#include "compute/gemm.h"
+
+#include "compute/gemm_backend.h"
+
+static int bf16_native_allowed = 1;
+
+void gemm(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+          const float *B, int ldb, float beta, float *C, int ldc) {
+    if (prec == COMPUTE_BF16 && gemm_bf16_is_native() &&
+        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
+        return;
+    /* fp32, or bf16-valued operands without a bf16 unit: their products
+     * are exact in fp32, so sgemm computes bf16 mixed precision's result
+     * up to the order of the sums (see gemm.h). */
+    openblas_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_set_threads(int n) { openblas_set_threads(n); }
+
+const char *gemm_backend_name(void) { return openblas_name(); }
+
+int gemm_bf16_is_native(void) { return bf16_native_allowed && onednn_bf16_kernel() != 0; }
+
+void gemm_bf16_allow_native(int allow) { bf16_native_allowed = allow; }
+
+const char *gemm_bf16_backend_name(void) {
+    return gemm_bf16_is_native() ? onednn_bf16_kernel() : "OpenBLAS sgemm over bf16 values (no bf16 unit)";
+}
+
+int gemm_wants_restart(const char **var, const char **value) {
+    const char *core = openblas_better_coretype();
+    if (!core) return 0;
+    *var = "OPENBLAS_CORETYPE";
+    *value = core;
+    return 1;
+}
