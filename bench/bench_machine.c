@@ -1,19 +1,21 @@
 /* bench_machine.c: what this machine can do, as the yardstick for every
- * other benchmark: OpenBLAS sgemm GFLOP/s (square and GPT-2-shaped) and
- * memory read bandwidth, at 1 and all threads. Prints medians of 5 runs.
+ * other benchmark: matrix product GFLOP/s (square and GPT-2-shaped) in
+ * fp32 (OpenBLAS sgemm) and bf16 (chirp's bf16 products: oneDNN on AMX or
+ * AVX512_BF16, else sgemm over bf16 values), and memory read bandwidth, at
+ * 1 and all threads. Prints medians of 5 runs. Like chirp, it restarts
+ * itself with OPENBLAS_CORETYPE set where OpenBLAS does not know the CPU.
  *
  * usage: build/release/bench/bench_machine */
+#include "compute/bf16.h"
+#include "compute/cpu.h"
+#include "compute/gemm.h"
 #include "compute/simd.h"
 #include "util/timer.h"
 
-#include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-extern char *openblas_get_corename(void);
-extern void openblas_set_num_threads(int n);
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -31,17 +33,21 @@ static float *random_matrix(size_t n) {
     return m;
 }
 
-/* GFLOP/s of C[M,N] = A[M,K] @ B[K,N]. */
-static double sgemm_gflops(int M, int N, int K) {
+/* GFLOP/s of C[M,N] = A[M,K] @ B[K,N] through gemm() in precision p. */
+static double gemm_gflops(ComputePrecision p, int M, int N, int K) {
     float *A = random_matrix((size_t)M * K), *B = random_matrix((size_t)K * N);
     float *C = calloc((size_t)M * N, sizeof *C);
+    if (p == COMPUTE_BF16) { /* gemm's bf16 promise: operands hold bf16 values */
+        bf16_round_array(A, A, (size_t)M * K);
+        bf16_round_array(B, B, (size_t)K * N);
+    }
     double runs[5];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+    gemm(p, 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
     for (int r = 0; r < 5; r++) {
         int reps = 0;
         double t0 = time_now(), t;
         do {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+            gemm(p, 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
             reps++;
             t = time_now() - t0;
         } while (t < 0.3);
@@ -88,16 +94,22 @@ static double read_bandwidth(int threads) {
     return median(runs, 5);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    gemm_restart_for_fast_kernels(argv);
     const char *coretype = getenv("OPENBLAS_CORETYPE");
     int max_threads = omp_get_max_threads();
-    printf("machine: %d threads, OpenBLAS core %s (OPENBLAS_CORETYPE=%s)\n", max_threads, openblas_get_corename(),
-           coretype ? coretype : "unset");
+    printf("machine: %s (%s), %d threads\n", cpu_features()->name, cpu_units(), max_threads);
+    printf("fp32: %s (OPENBLAS_CORETYPE=%s)\nbf16: %s\n", gemm_backend_name(), coretype ? coretype : "unset",
+           gemm_bf16_backend_name());
     int threads[2] = {1, max_threads};
     for (int t = 0; t < (max_threads > 1 ? 2 : 1); t++) {
-        openblas_set_num_threads(threads[t]);
-        printf("threads %d: sgemm 2048^3 %.1f GFLOP/s | GPT-2 fc 1024x3072x768 %.1f GFLOP/s | read %.1f GB/s\n",
-               threads[t], sgemm_gflops(2048, 2048, 2048), sgemm_gflops(1024, 3072, 768), read_bandwidth(threads[t]));
+        gemm_set_threads(threads[t]);
+        omp_set_num_threads(threads[t]);
+        printf("threads %d: fp32 2048^3 %.1f GFLOP/s | fp32 GPT-2 fc 1024x3072x768 %.1f | bf16 2048^3 %.1f | "
+               "bf16 fc %.1f | read %.1f GB/s\n",
+               threads[t], gemm_gflops(COMPUTE_FP32, 2048, 2048, 2048), gemm_gflops(COMPUTE_FP32, 1024, 3072, 768),
+               gemm_gflops(COMPUTE_BF16, 2048, 2048, 2048), gemm_gflops(COMPUTE_BF16, 1024, 3072, 768),
+               read_bandwidth(threads[t]));
     }
-    return 0;
 }

@@ -10,6 +10,7 @@
  *
  * usage: build/release/bench/generate [--threads N] [--prompt T] [--decode N] [--runs R] [--preset NAME] */
 #include "infer/infer.h"
+#include "compute/gemm.h"
 #include "compute/kernels.h"
 #include "compute/quant.h"
 #include "bench_util.h"
@@ -89,6 +90,7 @@ static void prefill_kernel_vs_sgemm(int T, int runs) {
 }
 
 int main(int argc, char **argv) {
+    gemm_restart_for_fast_kernels(argv); /* the sgemm it compares against: as chirp runs it */
     int threads[2] = {1, 2}, nthreads = 2, prompt_len = 128, decode_n = 64, runs = 5;
     const char *preset = "gpt2";
     for (int i = 1; i + 1 < argc; i += 2) {

@@ -4,9 +4,7 @@
 #include "compute/gemm.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define CHIRP_VERSION "0.1.0"
 
@@ -42,22 +40,9 @@ static int wants_help(int argc, char **argv) {
     return 0;
 }
 
-/* Runs chirp again with a setting the fp32 library reads only as it loads,
- * when it chose slow kernels for this CPU (compute/gemm.h). Once: the
- * setting is in the environment the second time. If exec fails, chirp
- * goes on with the slow kernels. */
-static void restart_for_fast_kernels(char **argv) {
-    const char *var, *value;
-    if (!gemm_wants_restart(&var, &value) || getenv("CHIRP_NO_RESTART")) return;
-    setenv(var, value, 1);
-    setenv("CHIRP_SET_OPENBLAS_CORETYPE", value, 1);
-    execv("/proc/self/exe", argv);
-    unsetenv(var);
-    unsetenv("CHIRP_SET_OPENBLAS_CORETYPE");
-}
-
 int main(int argc, char **argv) {
-    restart_for_fast_kernels(argv);
+    /* OpenBLAS on a CPU newer than its table: see compute/gemm.h. */
+    gemm_restart_for_fast_kernels(argv);
     if (argc < 2) {
         print_usage(stderr);
         return EXIT_USAGE;

@@ -3,6 +3,9 @@
 
 #include "compute/gemm_backend.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 static int bf16_native_allowed = 1;
 
 void gemm(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
@@ -34,4 +37,14 @@ int gemm_wants_restart(const char **var, const char **value) {
     *var = "OPENBLAS_CORETYPE";
     *value = core;
     return 1;
+}
+
+void gemm_restart_for_fast_kernels(char **argv) {
+    const char *var, *value;
+    if (!gemm_wants_restart(&var, &value) || getenv("CHIRP_NO_RESTART")) return;
+    setenv(var, value, 1);
+    setenv("CHIRP_SET_OPENBLAS_CORETYPE", value, 1); /* for the startup line */
+    execv("/proc/self/exe", argv);
+    unsetenv(var);
+    unsetenv("CHIRP_SET_OPENBLAS_CORETYPE");
 }

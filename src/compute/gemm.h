@@ -44,8 +44,15 @@ void gemm_bf16_allow_native(int allow);
 /* Whether the fp32 library chose slow kernels it can be told to avoid
  * only through the environment, before it loads: then *var=*value names
  * the setting (OPENBLAS_CORETYPE=SkylakeX) with which the program should
- * run itself again (main.c does). 0 when all is well or the user set it. */
+ * run itself again. 0 when all is well or the user set it. */
 int gemm_wants_restart(const char **var, const char **value);
+
+/* Where gemm_wants_restart says so (and CHIRP_NO_RESTART is unset), sets
+ * the variable and runs this program again from the start with the same
+ * argv (execv of /proc/self/exe; the second time the setting is there, so
+ * once). Returns only when no restart was needed or exec failed; then the
+ * slow kernels stay. Call first thing in main(). */
+void gemm_restart_for_fast_kernels(char **argv);
 
 /* Resolves a --precision value ("auto", "fp32", "bf16") into *out and
  * writes why into why (for the startup line). auto picks bf16 only where

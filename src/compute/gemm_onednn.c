@@ -21,14 +21,18 @@
 #include "compute/gemm_backend.h"
 
 #include <dnnl.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* oneDNN splits a product's work among the threads when it creates the
+ * primitive, so the thread count is part of the key: 1 inside a parallel
+ * region (the attention's threads), else the team's size. */
 typedef struct {
-    int ta, tb, M, N, K, ldc;
+    int ta, tb, M, N, K, ldc, threads;
     float alpha, beta;
 } ShapeKey;
 
@@ -115,7 +119,7 @@ static int matmul_create(const ShapeKey *key, CachedMatmul *out, const char **im
 static void init(void) {
     if (getenv("CHIRP_NO_ONEDNN")) return;
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return;
-    ShapeKey probe = {0, 0, 64, 64, 64, 64, 1.0f, 0.0f};
+    ShapeKey probe = {0, 0, 64, 64, 64, 64, 1, 1.0f, 0.0f};
     CachedMatmul m;
     const char *impl = NULL;
     if (matmul_create(&probe, &m, &impl) != 0) return;
@@ -160,7 +164,8 @@ static void pack_bf16(uint16_t *dst, const float *src, int rows, int cols, int l
 int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc) {
     if (!onednn_bf16_kernel() || M <= 0 || N <= 0 || K <= 0) return -1;
-    ShapeKey key = {trans_a != 0, trans_b != 0, M, N, K, ldc, alpha, beta};
+    int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    ShapeKey key = {trans_a != 0, trans_b != 0, M, N, K, ldc, threads, alpha, beta};
     const CachedMatmul *mm = cache_find_or_create(&key);
     if (!mm) return -1;
     if (!thread_stream && dnnl_stream_create(&thread_stream, engine, dnnl_stream_default_flags) != dnnl_success) {
