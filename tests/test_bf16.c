@@ -103,8 +103,14 @@ static void test_matmul_within_bound(void **state) {
     float *xr = rounded_copy(x, (size_t)N * IC), *wr = rounded_copy(w, (size_t)IC * OC);
     float *dr = rounded_copy(dout, (size_t)N * OC);
     float *y32 = malloc(sizeof(float) * N * OC), *y16 = malloc(sizeof(float) * N * OC);
-    matmul_forward(COMPUTE_FP32, y32, x, w, b, N, IC, OC, 0);
-    matmul_forward(COMPUTE_BF16, y16, xr, wr, b, N, IC, OC, 0);
+    /* The model's bf16 path: fp32 weights beside their bf16 bits. */
+    uint16_t *w16 = malloc(sizeof(uint16_t) * IC * OC);
+    bf16_from_f32_array(w16, w, (size_t)IC * OC);
+    float *y16f = malloc(sizeof(float) * N * OC);
+    matmul_forward(COMPUTE_FP32, y32, x, w, NULL, b, N, IC, OC, 0);
+    matmul_forward(COMPUTE_BF16, y16, xr, w, w16, b, N, IC, OC, 0);
+    matmul_forward(COMPUTE_BF16, y16f, xr, wr, NULL, b, N, IC, OC, 0);
+    assert_memory_equal(y16, y16f, sizeof(float) * N * OC); /* bits or bf16-valued floats: one result */
     double *scale = calloc((size_t)IC * OC + (size_t)N * IC + (size_t)N * OC, sizeof(double));
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++)
@@ -114,8 +120,14 @@ static void test_matmul_within_bound(void **state) {
     float *dx32 = malloc(sizeof(float) * N * IC), *dx16 = malloc(sizeof(float) * N * IC);
     float *dw32 = calloc((size_t)IC * OC, sizeof(float)), *dw16 = calloc((size_t)IC * OC, sizeof(float));
     float *db32 = calloc(OC, sizeof(float)), *db16 = calloc(OC, sizeof(float));
-    matmul_backward(COMPUTE_FP32, dx32, dw32, db32, dout, x, w, N, IC, OC);
-    matmul_backward(COMPUTE_BF16, dx16, dw16, db16, dr, xr, wr, N, IC, OC);
+    float *dx16f = malloc(sizeof(float) * N * IC);
+    float *dw16f = calloc((size_t)IC * OC, sizeof(float)), *db16f = calloc(OC, sizeof(float));
+    matmul_backward(COMPUTE_FP32, dx32, dw32, db32, dout, x, w, NULL, N, IC, OC);
+    matmul_backward(COMPUTE_BF16, dx16, dw16, db16, dr, xr, w, w16, N, IC, OC);
+    matmul_backward(COMPUTE_BF16, dx16f, dw16f, db16f, dr, xr, wr, NULL, N, IC, OC);
+    assert_memory_equal(dx16, dx16f, sizeof(float) * N * IC);
+    assert_memory_equal(dw16, dw16f, sizeof(float) * IC * OC);
+    free(w16), free(y16f), free(dx16f), free(dw16f), free(db16f);
     memset(scale, 0, sizeof(double) * N * IC);
     for (int n = 0; n < N; n++)
         for (int i = 0; i < IC; i++)
@@ -147,6 +159,19 @@ static void check_native_case(int ta, int tb, int M, int N, int K, float alpha, 
     gemm_bf16_allow_native(0);
     gemm(COMPUTE_BF16, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, fallback, ldc);
     gemm_bf16_allow_native(1);
+    /* B as bf16 bits (the weights' copy), strided as given: the same
+     * numbers as B as floats, on either path. */
+    uint16_t *b16 = malloc(nb * sizeof(uint16_t));
+    bf16_from_f32_array(b16, b, nb);
+    float *bits = malloc(nc * sizeof(float));
+    for (int native_ok = 1; native_ok >= 0; native_ok--) {
+        memcpy(bits, c0, nc * sizeof(float));
+        gemm_bf16_allow_native(native_ok);
+        gemm_bf16_b(ta, tb, M, N, K, alpha, a, lda, b16, ldb, beta, bits, ldc);
+        assert_memory_equal(bits, native_ok ? native : fallback, nc * sizeof(float));
+    }
+    gemm_bf16_allow_native(1);
+    free(b16), free(bits);
     double worst = 0;
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
@@ -251,6 +276,11 @@ static void test_gradients_ref_tiny(void **state) {
     Gpt2Model m;
     assert_int_equal(gpt2_load(&m, "tests/fixtures/ref_tiny/model"), 0);
     compare_gradients("ref_tiny", &m, "tests/fixtures/ref_tiny/tokens.bin", 2, 8);
+    if (gemm_bf16_is_native()) { /* and the sgemm path, which CPUs without a bf16 unit run */
+        gemm_bf16_allow_native(0);
+        compare_gradients("ref_tiny, sgemm", &m, "tests/fixtures/ref_tiny/tokens.bin", 2, 8);
+        gemm_bf16_allow_native(1);
+    }
     gpt2_free(&m);
 }
 
@@ -285,7 +315,7 @@ static void test_adamw_writes_copy(void **state) {
     }
     assert_memory_equal(a.param_buf, b.param_buf, a.num_params * sizeof(float));
     gpt2_bf16_refresh(&b);
-    assert_memory_equal(a.param_bf16, b.param_bf16, a.num_params * sizeof(float));
+    assert_memory_equal(a.param_bf16, b.param_bf16, a.num_params * sizeof(uint16_t));
     free(g);
     adamw_destroy(&oa), adamw_destroy(&ob);
     gpt2_free(&a), gpt2_free(&b);

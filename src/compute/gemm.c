@@ -1,7 +1,9 @@
 /* gemm.c: gemm() dispatch between the backends (gemm_backend.h). */
 #include "compute/gemm.h"
 
+#include "compute/bf16.h"
 #include "compute/gemm_backend.h"
+#include "util/error.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -11,12 +13,34 @@ static int bf16_native_allowed = 1;
 void gemm(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc) {
     if (prec == COMPUTE_BF16 && gemm_bf16_is_native() &&
-        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
+        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, NULL, ldb, beta, C, ldc) == 0)
         return;
     /* fp32, or bf16-valued operands without a bf16 unit: their products
      * are exact in fp32, so sgemm computes bf16 mixed precision's result
      * up to the order of the sums (see gemm.h). */
     openblas_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* The fallback widens B into a per-thread buffer, kept for the next call. */
+static _Thread_local float *widened;
+static _Thread_local size_t widened_cap;
+
+void gemm_bf16_b(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const uint16_t *B,
+                 int ldb, float beta, float *C, int ldc) {
+    if (gemm_bf16_is_native() &&
+        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C, ldc) == 0)
+        return;
+    int rows = trans_b ? N : K, cols = trans_b ? K : N;
+    size_t n = (size_t)rows * cols;
+    if (n > widened_cap) {
+        free(widened);
+        widened = xmalloc(n * sizeof *widened);
+        widened_cap = n;
+    }
+    float *w = widened; /* the team's threads each have their own `widened` */
+#pragma omp parallel for schedule(static) if (n > (1u << 16))
+    for (int r = 0; r < rows; r++) bf16_to_f32_array(w + (size_t)r * cols, B + (size_t)r * ldb, (size_t)cols);
+    openblas_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, w, cols, beta, C, ldc);
 }
 
 void gemm_set_threads(int n) { openblas_set_threads(n); }

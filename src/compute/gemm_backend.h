@@ -3,6 +3,8 @@
 #ifndef CHIRP_COMPUTE_GEMM_BACKEND_H
 #define CHIRP_COMPUTE_GEMM_BACKEND_H
 
+#include <stdint.h>
+
 /* gemm_openblas.c: fp32 sgemm; also bf16 products over bf16-valued
  * floats where there is no bf16 unit (exact products, fp32 sums). */
 void openblas_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
@@ -15,9 +17,10 @@ const char *openblas_better_coretype(void);
  * the kernel ("oneDNN 2.6.3 brg:avx512_core_amx"), or is NULL where
  * oneDNN has none that uses AMX or AVX512_BF16 (or CHIRP_NO_ONEDNN is
  * set). onednn_bf16_gemm returns 0, or -1 (C untouched) where it could
- * not run the product. */
+ * not run the product. B comes as bf16-valued floats (B) or as bf16 bits
+ * (B16); the other is NULL. */
 const char *onednn_bf16_kernel(void);
 int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                     const float *B, int ldb, float beta, float *C, int ldc);
+                     const float *B, const uint16_t *B16, int ldb, float beta, float *C, int ldc);
 
 #endif

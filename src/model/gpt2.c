@@ -385,8 +385,8 @@ int gpt2_init_random(Gpt2Model *m, const Gpt2Config *cfg, unsigned long long see
 }
 
 void gpt2_bf16_refresh(Gpt2Model *m) {
-    if (!m->param_bf16) m->param_bf16 = xmalloc(m->num_params * sizeof(float));
-    bf16_round_array(m->param_bf16, m->param_buf, m->num_params);
+    if (!m->param_bf16) m->param_bf16 = xmalloc(m->num_params * sizeof(uint16_t));
+    bf16_from_f32_array(m->param_bf16, m->param_buf, m->num_params);
 }
 
 void gpt2_free(Gpt2Model *m) {

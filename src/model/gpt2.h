@@ -12,6 +12,7 @@
 #define CHIRP_MODEL_GPT2_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct Gpt2Config {
     int n_layer;    /* L */
@@ -59,10 +60,11 @@ typedef struct Gpt2Model {
     size_t num_params;
     Gpt2Params params;
     /* bf16 training only (NULL otherwise): every parameter rounded to
-     * bf16, in param_buf's layout, for the matrix products to read. A
-     * function of param_buf: gpt2_bf16_refresh, or the optimizer writing
-     * it in the same pass as the update, keeps it current. */
-    float *param_bf16;
+     * bf16 (its bits, compute/bf16.h), in param_buf's layout, for the
+     * matrix products to read. A function of param_buf: gpt2_bf16_refresh,
+     * or the optimizer writing it in the same pass as the update, keeps it
+     * current. */
+    uint16_t *param_bf16;
 } Gpt2Model;
 
 /* Loads a Hugging Face GPT-2 model directory (config.json +

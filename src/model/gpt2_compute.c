@@ -84,16 +84,15 @@ void gpt2_acts_set_precision(Gpt2Acts *a, const Gpt2Config *cfg, ComputePrecisio
     }
 }
 
-/* The weights the matrix products read: the bf16 copy in bf16 mode. */
-static Gpt2Params matrix_weights(const Gpt2Model *m, const Gpt2Acts *a) {
-    if (a->prec != COMPUTE_BF16) return m->params;
+/* The bf16 copy of the parameters at p (a pointer into param_buf): what
+ * the matrix products read in bf16 mode; NULL in fp32 mode. */
+static const uint16_t *bf16_twin(const Gpt2Model *m, const Gpt2Acts *a, const float *p) {
+    if (a->prec != COMPUTE_BF16) return NULL;
     if (!m->param_bf16) {
         fprintf(stderr, "chirp: internal error: bf16 products without the model's bf16 weights\n");
         abort();
     }
-    Gpt2Params p;
-    gpt2_params_bind(&p, &m->cfg, m->param_bf16);
-    return p;
+    return m->param_bf16 + (p - m->param_buf);
 }
 
 /* In bf16 mode, a matrix product's operand is rounded where it is made;
@@ -116,7 +115,6 @@ void gpt2_acts_destroy(Gpt2Acts *a) {
 static void forward_body(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs) {
     const Gpt2Config *cfg = &m->cfg;
     const Gpt2Params *w = &m->params;
-    Gpt2Params mw = matrix_weights(m, a);
     ComputePrecision pr = a->prec;
     int B = a->B, T = a->T, C = cfg->n_embd, H = cfg->n_head, L = cfg->n_layer;
     int N = B * T;
@@ -129,23 +127,25 @@ static void forward_body(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs)
         float *att = a->att + (size_t)l * B * H * T * T;
         float *res2 = a->res2 + l * NC, *ln2 = a->ln2 + l * NC;
         float *fch = a->fch + l * NC * 4, *fchg = a->fch_gelu + l * NC * 4, *res3 = a->res3 + l * NC;
+        const float *wqkv = w->qkvw + (size_t)l * C * 3 * C, *wproj = w->attprojw + (size_t)l * C * C;
+        const float *wfc = w->fcw + (size_t)l * C * 4 * C, *wfcproj = w->fcprojw + (size_t)l * 4 * C * C;
         layernorm_forward(ln1, a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, x, w->ln1w + l * C,
                           w->ln1b + l * C, N, C, cfg->ln_eps);
         to_bf16(a, ln1, NC);
-        matmul_forward(pr, qkv, ln1, mw.qkvw + (size_t)l * C * 3 * C, w->qkvb + (size_t)l * 3 * C, N, C, 3 * C, 0);
+        matmul_forward(pr, qkv, ln1, wqkv, bf16_twin(m, a, wqkv), w->qkvb + (size_t)l * 3 * C, N, C, 3 * C, 0);
         to_bf16(a, qkv, NC * 3);
         attention_forward(pr, atty, att, a->datt, qkv, B, T, C, H);
         to_bf16(a, atty, NC);
         memcpy(res2, x, NC * sizeof(float));
-        matmul_forward(pr, res2, atty, mw.attprojw + (size_t)l * C * C, w->attprojb + l * C, N, C, C, 1);
+        matmul_forward(pr, res2, atty, wproj, bf16_twin(m, a, wproj), w->attprojb + l * C, N, C, C, 1);
         layernorm_forward(ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, res2, w->ln2w + l * C,
                           w->ln2b + l * C, N, C, cfg->ln_eps);
         to_bf16(a, ln2, NC);
-        matmul_forward(pr, fch, ln2, mw.fcw + (size_t)l * C * 4 * C, w->fcb + (size_t)l * 4 * C, N, C, 4 * C, 0);
+        matmul_forward(pr, fch, ln2, wfc, bf16_twin(m, a, wfc), w->fcb + (size_t)l * 4 * C, N, C, 4 * C, 0);
         gelu_forward(fchg, fch, NC * 4);
         to_bf16(a, fchg, NC * 4);
         memcpy(res3, res2, NC * sizeof(float));
-        matmul_forward(pr, res3, fchg, mw.fcprojw + (size_t)l * 4 * C * C, w->fcprojb + l * C, N, 4 * C, C, 1);
+        matmul_forward(pr, res3, fchg, wfcproj, bf16_twin(m, a, wfcproj), w->fcprojb + l * C, N, 4 * C, C, 1);
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->res3 + (size_t)(L - 1) * NC, w->lnfw, w->lnfb, N, C,
                       cfg->ln_eps);
@@ -158,7 +158,8 @@ static void forward_body(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs)
  * to dlnf (into a->dsmall) and to g->wte; *has_grads says whether they did. */
 static float head_loss(const Gpt2Model *m, Gpt2Acts *a, const int32_t *targets, float grad_scale, Gpt2Params *g,
                        int *has_grads) {
-    const float *wte = matrix_weights(m, a).wte;
+    const float *wte = m->params.wte;
+    const uint16_t *wte16 = bf16_twin(m, a, wte);
     int C = m->cfg.n_embd, V = m->cfg.vocab_size, N = a->B * a->T;
     int count = 0;
     for (int n = 0; n < N; n++) count += targets[n] >= 0;
@@ -167,12 +168,12 @@ static float head_loss(const Gpt2Model *m, Gpt2Acts *a, const int32_t *targets, 
     for (int r0 = 0; r0 < N; r0 += R) {
         int rn = N - r0 < R ? N - r0 : R;
         const float *lnf = a->lnf + (size_t)r0 * C;
-        gemm(a->prec, 0, 1, rn, V, C, 1.0f, lnf, C, wte, C, 0.0f, a->head, V);
+        gemm_weights(a->prec, 0, 1, rn, V, C, lnf, C, wte, wte16, C, 0.0f, a->head, V);
         crossentropy_forward_backward(a->head, a->losses + r0, targets + r0, rn, V, dscale);
         if (!g || dscale == 0.0f) continue;
         to_bf16(a, a->head, (size_t)rn * V);
         /* dlnf = dlogits @ wte, dwte += dlogits^T @ lnf */
-        gemm(a->prec, 0, 0, rn, C, V, 1.0f, a->head, V, wte, C, 0.0f, a->dsmall + (size_t)r0 * C, C);
+        gemm_weights(a->prec, 0, 0, rn, C, V, a->head, V, wte, wte16, C, 0.0f, a->dsmall + (size_t)r0 * C, C);
         gemm(a->prec, 1, 0, V, C, rn, 1.0f, a->head, V, lnf, C, 1.0f, g->wte, C);
     }
     if (has_grads) *has_grads = dscale != 0.0f;
@@ -188,7 +189,8 @@ float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const
     /* Logits wanted: the whole [B*T, V], allocated on first use. */
     int C = m->cfg.n_embd, V = m->cfg.vocab_size, N = a->B * a->T;
     if (!a->logits) a->logits = xmalloc((size_t)N * V * sizeof(float));
-    gemm(a->prec, 0, 1, N, V, C, 1.0f, a->lnf, C, matrix_weights(m, a).wte, C, 0.0f, a->logits, V);
+    gemm_weights(a->prec, 0, 1, N, V, C, a->lnf, C, m->params.wte, bf16_twin(m, a, m->params.wte), C, 0.0f, a->logits,
+                 V);
     return 0.0f;
 }
 
@@ -222,7 +224,6 @@ float gpt2_forward_backward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inpu
                             float grad_scale, float *grads, Gpt2GradReady ready, void *ctx) {
     const Gpt2Config *cfg = &m->cfg;
     const Gpt2Params *w = &m->params;
-    Gpt2Params mw = matrix_weights(m, a);
     ComputePrecision pr = a->prec;
     Gpt2Params g;
     gpt2_params_bind(&g, cfg, grads);
@@ -247,27 +248,29 @@ float gpt2_forward_backward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inpu
         float *att = a->att + (size_t)l * B * H * T * T;
         float *res2 = a->res2 + l * NC, *ln2 = a->ln2 + l * NC;
         float *fch = a->fch + l * NC * 4, *fchg = a->fch_gelu + l * NC * 4;
+        const float *wqkv = w->qkvw + (size_t)l * C * 3 * C, *wproj = w->attprojw + (size_t)l * C * C;
+        const float *wfc = w->fcw + (size_t)l * C * 4 * C, *wfcproj = w->fcprojw + (size_t)l * 4 * C * C;
         /* MLP. In bf16 mode the residual gradient (fp32, still being
          * accumulated) goes into the products as a rounded copy. */
         const float *dres = a->dres;
         if (pr == COMPUTE_BF16) bf16_round_array(a->dres_bf16, a->dres, NC), dres = a->dres_bf16;
-        matmul_backward(pr, a->dbig, g.fcprojw + (size_t)l * 4 * C * C, g.fcprojb + l * C, dres, fchg,
-                        mw.fcprojw + (size_t)l * 4 * C * C, N, 4 * C, C);
+        matmul_backward(pr, a->dbig, g.fcprojw + (size_t)l * 4 * C * C, g.fcprojb + l * C, dres, fchg, wfcproj,
+                        bf16_twin(m, a, wfcproj), N, 4 * C, C);
         gelu_backward(a->dbig, fch, a->dbig, NC * 4);
         to_bf16(a, a->dbig, NC * 4);
-        matmul_backward(pr, a->dsmall, g.fcw + (size_t)l * C * 4 * C, g.fcb + (size_t)l * 4 * C, a->dbig, ln2,
-                        mw.fcw + (size_t)l * C * 4 * C, N, C, 4 * C);
+        matmul_backward(pr, a->dsmall, g.fcw + (size_t)l * C * 4 * C, g.fcb + (size_t)l * 4 * C, a->dbig, ln2, wfc,
+                        bf16_twin(m, a, wfc), N, C, 4 * C);
         layernorm_backward(a->dres, g.ln2w + l * C, g.ln2b + l * C, a->dsmall, res2, w->ln2w + l * C,
                            a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, N, C);
         /* attention */
         if (pr == COMPUTE_BF16) bf16_round_array(a->dres_bf16, a->dres, NC);
-        matmul_backward(pr, a->dsmall, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, dres, atty,
-                        mw.attprojw + (size_t)l * C * C, N, C, C);
+        matmul_backward(pr, a->dsmall, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, dres, atty, wproj,
+                        bf16_twin(m, a, wproj), N, C, C);
         to_bf16(a, a->dsmall, NC);
         attention_backward(pr, a->dbig, a->dsmall, qkv, att, a->datt, a->datt_bf16, B, T, C, H);
         to_bf16(a, a->dbig, NC * 3);
-        matmul_backward(pr, a->dsmall, g.qkvw + (size_t)l * C * 3 * C, g.qkvb + (size_t)l * 3 * C, a->dbig, ln1,
-                        mw.qkvw + (size_t)l * C * 3 * C, N, C, 3 * C);
+        matmul_backward(pr, a->dsmall, g.qkvw + (size_t)l * C * 3 * C, g.qkvb + (size_t)l * 3 * C, a->dbig, ln1, wqkv,
+                        bf16_twin(m, a, wqkv), N, C, 3 * C);
         layernorm_backward(a->dres, g.ln1w + l * C, g.ln1b + l * C, a->dsmall, x, w->ln1w + l * C,
                            a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, N, C);
         if (ready) ready(ctx, L - l);

@@ -30,13 +30,20 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
                         const float *mean, const float *rstd, int N, int C);
 
 /* out[N,OC] = inp[N,IC] @ w[IC,OC] + b (+ out if accumulate: out holds a
- * residual that the projection is added to, which fuses the residual add). */
-void matmul_forward(ComputePrecision prec, float *out, const float *inp, const float *w, const float *b, int N, int IC,
-                    int OC, int accumulate);
+ * residual that the projection is added to, which fuses the residual add).
+ * In bf16 mode the products read w16, w's bf16 copy, where it is given;
+ * else w itself, which must then hold bf16 values. */
+void matmul_forward(ComputePrecision prec, float *out, const float *inp, const float *w, const uint16_t *w16,
+                    const float *b, int N, int IC, int OC, int accumulate);
 /* dinp = dout @ w^T (overwrite; skipped if dinp NULL), dw += inp^T @ dout,
- * db += column sums of dout (skipped if db NULL). */
+ * db += column sums of dout (skipped if db NULL). w16 as above. */
 void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                     const float *w, int N, int IC, int OC);
+                     const float *w, const uint16_t *w16, int N, int IC, int OC);
+
+/* gemm() whose B is a weight matrix: its bf16 bits (w16) in bf16 mode
+ * where given, else the floats w. */
+void gemm_weights(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+                  const float *w, const uint16_t *w16, int ldb, float beta, float *C, int ldc);
 
 /* Causal self-attention. qkv [B,T,3C] (q|k|v, heads inside), out [B,T,C],
  * att [B,H,T,T] softmax probabilities kept for the backward. scratch:

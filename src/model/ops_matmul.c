@@ -19,8 +19,14 @@
 #pragma clang diagnostic ignored "-Wpass-failed"
 #endif
 
-void matmul_forward(ComputePrecision prec, float *out, const float *inp, const float *w, const float *b, int N, int IC,
-                    int OC, int accumulate) {
+void gemm_weights(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+                  const float *w, const uint16_t *w16, int ldb, float beta, float *C, int ldc) {
+    if (prec == COMPUTE_BF16 && w16) gemm_bf16_b(trans_a, trans_b, M, N, K, 1.0f, A, lda, w16, ldb, beta, C, ldc);
+    else gemm(prec, trans_a, trans_b, M, N, K, 1.0f, A, lda, w, ldb, beta, C, ldc);
+}
+
+void matmul_forward(ComputePrecision prec, float *out, const float *inp, const float *w, const uint16_t *w16,
+                    const float *b, int N, int IC, int OC, int accumulate) {
     if (b) {
 #pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++) {
@@ -31,12 +37,12 @@ void matmul_forward(ComputePrecision prec, float *out, const float *inp, const f
         }
     }
     float beta = (b || accumulate) ? 1.0f : 0.0f;
-    gemm(prec, 0, 0, N, OC, IC, 1.0f, inp, IC, w, OC, beta, out, OC);
+    gemm_weights(prec, 0, 0, N, OC, IC, inp, IC, w, w16, OC, beta, out, OC);
 }
 
 void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                     const float *w, int N, int IC, int OC) {
-    if (dinp) gemm(prec, 0, 1, N, IC, OC, 1.0f, dout, OC, w, OC, 0.0f, dinp, IC);
+                     const float *w, const uint16_t *w16, int N, int IC, int OC) {
+    if (dinp) gemm_weights(prec, 0, 1, N, IC, OC, dout, OC, w, w16, OC, 0.0f, dinp, IC);
     gemm(prec, 1, 0, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dw, OC);
     if (db) {
         /* Column sums: threads own column ranges; rows summed in order. */

@@ -86,8 +86,9 @@ void grad_clip(float *grads, size_t n, float norm, double max_norm) {
 
 /* lp, when not NULL, receives each new parameter rounded to bf16: the
  * bf16 weight copy costs no pass over memory of its own. */
-static void update_range(float *p, float *lp, const float *g, float *m, float *v, size_t n, float gscale, float decay,
-                         float b1, float omb1, float b2, float omb2, float bc2_sqrt, float eps, float neg_step) {
+static void update_range(float *p, uint16_t *lp, const float *g, float *m, float *v, size_t n, float gscale,
+                         float decay, float b1, float omb1, float b2, float omb2, float bc2_sqrt, float eps,
+                         float neg_step) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] * gscale;                 /* clip_grad_norm_'s grad.mul_(coef); x1.0 is exact */
@@ -97,7 +98,7 @@ static void update_range(float *p, float *lp, const float *g, float *m, float *v
         float denom = sqrtf(vi) / bc2_sqrt + eps; /* (exp_avg_sq.sqrt() / bc2_sqrt).add_(eps) */
         float pi = x + neg_step * mi / denom;     /* param.addcdiv_(exp_avg, denom, value=-step_size) */
         p[i] = pi;
-        if (lp) lp[i] = bf16_round(pi);
+        if (lp) lp[i] = bf16_from_f32(pi);
         m[i] = mi;
         v[i] = vi;
     }

@@ -18,8 +18,8 @@ typedef struct AdamW {
     size_t lo, hi; /* the parameters this optimizer updates (all, or a ZeRO-1 shard) */
     long long t;   /* steps taken */
     double beta1, beta2, eps, weight_decay;
-    float *bf16_copy; /* optional, NULL after init: each update also writes the
-                         parameters rounded to bf16 here (Gpt2Model.param_bf16) */
+    uint16_t *bf16_copy; /* optional, NULL after init: each update also writes the
+                            parameters rounded to bf16 here (Gpt2Model.param_bf16) */
 } AdamW;
 
 void adamw_init(AdamW *o, size_t num_params, double beta1, double beta2, double eps, double weight_decay);

@@ -449,10 +449,13 @@ int train_run(const TrainOptions *o) {
         fputc('\n', stderr);
         /* The memory formula bench/train checks peak RSS against. */
         double opt_mb = 8.0 * (double)(dp.hi - dp.lo) / 1e6;
-        char bf16_mb[128];
-        snprintf(bf16_mb, sizeof bf16_mb, ", bf16 weights (held in fp32) 4 B x %zu = %.1f MB, bf16 scratch %.1f MB",
-                 m.num_params, 4.0 * m.num_params / 1e6,
-                 4.0 * ((double)o->B * o->T * m.cfg.n_embd + (double)attention_scratch_floats(o->T)) / 1e6);
+        char bf16_mb[160];
+        double bt = (double)o->B * o->T, C = m.cfg.n_embd, V = m.cfg.vocab_size;
+        /* Operands packed to 16 bits per call (the largest activation pair,
+         * the LM head's chunk), or without a bf16 unit wte widened back. */
+        double pack = gemm_bf16_is_native() ? 2.0 * (2.0 * bt * 4 * C + (bt < 128 ? bt : 128) * V) : 4.0 * V * C;
+        snprintf(bf16_mb, sizeof bf16_mb, ", bf16 weights 2 B x %zu = %.1f MB, bf16 scratch %.1f MB", m.num_params,
+                 2.0 * m.num_params / 1e6, (4.0 * (bt * C + (double)attention_scratch_floats(o->T)) + pack) / 1e6);
         fprintf(stderr,
                 "chirp train: memory: params+grads = 8 B x %zu = %.1f MB, AdamW m,v = %.1f MB%s; "
                 "activations %.1f MB%s; sgemm: %s\n",
