@@ -346,14 +346,20 @@ static char *train(const char *dir, const char *run, const char *extra) {
     return out;
 }
 
-/* Checkpoints stay fp32: a bf16 run resumes bit-exactly, and a run can
- * switch precision at a resume. */
-static void test_train_resume(void **state) {
-    (void)state;
+/* A fresh temporary folder holding train.bin, the shard train() reads. */
+static const char *dir_with_shard(void) {
     const char *dir = test_tmpdir();
     char path[512];
     snprintf(path, sizeof path, "%s/train.bin", dir);
     test_random_shard(path, 20000, 300, 7);
+    return dir;
+}
+
+/* Checkpoints stay fp32: a bf16 run resumes bit-exactly, and a run can
+ * switch precision at a resume. */
+static void test_train_resume(void **state) {
+    (void)state;
+    const char *dir = dir_with_shard();
     char *full = train(dir, "full", "--precision bf16 --steps 6");
     assert_non_null(strstr(full, "precision bf16 (asked for"));
     free(train(dir, "part", "--precision bf16 --steps 3"));
@@ -411,10 +417,7 @@ static void test_train_resume(void **state) {
  * OPENBLAS_CORETYPE set; compute/gemm.h). */
 static void test_startup_names_choice_and_kernels(void **state) {
     (void)state;
-    const char *dir = test_tmpdir();
-    char path[512];
-    snprintf(path, sizeof path, "%s/train.bin", dir);
-    test_random_shard(path, 20000, 300, 7);
+    const char *dir = dir_with_shard();
     char *out = train(dir, "auto", "--steps 1");
     const CpuFeatures *f = cpu_features();
     const char *choice = strstr(out, "chirp train: precision ");
