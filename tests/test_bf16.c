@@ -103,14 +103,20 @@ static void test_matmul_within_bound(void **state) {
     float *xr = rounded_copy(x, (size_t)N * IC), *wr = rounded_copy(w, (size_t)IC * OC);
     float *dr = rounded_copy(dout, (size_t)N * OC);
     float *y32 = malloc(sizeof(float) * N * OC), *y16 = malloc(sizeof(float) * N * OC);
-    /* The model's bf16 path: fp32 weights beside their bf16 bits. */
-    uint16_t *w16 = malloc(sizeof(uint16_t) * IC * OC);
+    /* The model's bf16 path: operands as bf16 bits. */
+    uint16_t *x16 = malloc(sizeof(uint16_t) * N * IC), *w16 = malloc(sizeof(uint16_t) * IC * OC);
+    uint16_t *d16 = malloc(sizeof(uint16_t) * N * OC);
+    bf16_from_f32_array(x16, x, (size_t)N * IC);
     bf16_from_f32_array(w16, w, (size_t)IC * OC);
+    bf16_from_f32_array(d16, dout, (size_t)N * OC);
+    /* The same product over bf16-valued floats (gemm(COMPUTE_BF16)),
+     * which must give the same bits. */
     float *y16f = malloc(sizeof(float) * N * OC);
-    matmul_forward(COMPUTE_FP32, y32, x, w, NULL, b, N, IC, OC, 0);
-    matmul_forward(COMPUTE_BF16, y16, xr, w, w16, b, N, IC, OC, 0);
-    matmul_forward(COMPUTE_BF16, y16f, xr, wr, NULL, b, N, IC, OC, 0);
-    assert_memory_equal(y16, y16f, sizeof(float) * N * OC); /* bits or bf16-valued floats: one result */
+    matmul_forward(COMPUTE_FP32, y32, (Operand){x, NULL}, (Operand){w, NULL}, b, N, IC, OC, 0);
+    matmul_forward(COMPUTE_BF16, y16, (Operand){NULL, x16}, (Operand){NULL, w16}, b, N, IC, OC, 0);
+    for (int n = 0; n < N; n++) memcpy(y16f + (size_t)n * OC, b, sizeof(float) * OC);
+    gemm(COMPUTE_BF16, 0, 0, N, OC, IC, 1.0f, xr, IC, wr, OC, 1.0f, y16f, OC);
+    assert_memory_equal(y16, y16f, sizeof(float) * N * OC);
     double *scale = calloc((size_t)IC * OC + (size_t)N * IC + (size_t)N * OC, sizeof(double));
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++)
@@ -120,14 +126,21 @@ static void test_matmul_within_bound(void **state) {
     float *dx32 = malloc(sizeof(float) * N * IC), *dx16 = malloc(sizeof(float) * N * IC);
     float *dw32 = calloc((size_t)IC * OC, sizeof(float)), *dw16 = calloc((size_t)IC * OC, sizeof(float));
     float *db32 = calloc(OC, sizeof(float)), *db16 = calloc(OC, sizeof(float));
-    float *dx16f = malloc(sizeof(float) * N * IC);
-    float *dw16f = calloc((size_t)IC * OC, sizeof(float)), *db16f = calloc(OC, sizeof(float));
-    matmul_backward(COMPUTE_FP32, dx32, dw32, db32, dout, x, w, NULL, N, IC, OC);
-    matmul_backward(COMPUTE_BF16, dx16, dw16, db16, dr, xr, w, w16, N, IC, OC);
-    matmul_backward(COMPUTE_BF16, dx16f, dw16f, db16f, dr, xr, wr, NULL, N, IC, OC);
+    float *dx16f = malloc(sizeof(float) * N * IC), *dw16f = calloc((size_t)IC * OC, sizeof(float));
+    matmul_backward(COMPUTE_FP32, dx32, dw32, db32, (Operand){dout, NULL}, (Operand){x, NULL}, (Operand){w, NULL}, N,
+                    IC, OC);
+    matmul_backward(COMPUTE_BF16, dx16, dw16, db16, (Operand){NULL, d16}, (Operand){NULL, x16}, (Operand){NULL, w16}, N,
+                    IC, OC);
+    gemm(COMPUTE_BF16, 0, 1, N, IC, OC, 1.0f, dr, OC, wr, OC, 0.0f, dx16f, IC);
+    gemm(COMPUTE_BF16, 1, 0, IC, OC, N, 1.0f, xr, IC, dr, OC, 1.0f, dw16f, OC);
     assert_memory_equal(dx16, dx16f, sizeof(float) * N * IC);
     assert_memory_equal(dw16, dw16f, sizeof(float) * IC * OC);
-    free(w16), free(y16f), free(dx16f), free(dw16f), free(db16f);
+    for (int o = 0; o < OC; o++) { /* the bias gradient sums the rounded gradient */
+        float want = 0;
+        for (int n = 0; n < N; n++) want += dr[n * OC + o];
+        assert_true(db16[o] == want);
+    }
+    free(x16), free(w16), free(d16), free(y16f), free(dx16f), free(dw16f);
     memset(scale, 0, sizeof(double) * N * IC);
     for (int n = 0; n < N; n++)
         for (int i = 0; i < IC; i++)
@@ -159,19 +172,20 @@ static void check_native_case(int ta, int tb, int M, int N, int K, float alpha, 
     gemm_bf16_allow_native(0);
     gemm(COMPUTE_BF16, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, fallback, ldc);
     gemm_bf16_allow_native(1);
-    /* B as bf16 bits (the weights' copy), strided as given: the same
-     * numbers as B as floats, on either path. */
-    uint16_t *b16 = malloc(nb * sizeof(uint16_t));
+    /* A and B as bf16 bits (the stored operands), strided as given: the
+     * same numbers as floats, on either path. */
+    uint16_t *a16 = malloc(na * sizeof(uint16_t)), *b16 = malloc(nb * sizeof(uint16_t));
+    bf16_from_f32_array(a16, a, na);
     bf16_from_f32_array(b16, b, nb);
     float *bits = malloc(nc * sizeof(float));
     for (int native_ok = 1; native_ok >= 0; native_ok--) {
         memcpy(bits, c0, nc * sizeof(float));
         gemm_bf16_allow_native(native_ok);
-        gemm_bf16_b(ta, tb, M, N, K, alpha, a, lda, b16, ldb, beta, bits, ldc);
+        gemm_bf16(ta, tb, M, N, K, alpha, a16, lda, b16, ldb, beta, bits, ldc);
         assert_memory_equal(bits, native_ok ? native : fallback, nc * sizeof(float));
     }
     gemm_bf16_allow_native(1);
-    free(b16), free(bits);
+    free(a16), free(b16), free(bits);
     double worst = 0;
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {

@@ -76,7 +76,7 @@ typedef struct {
 } MmCtx;
 static double mm_loss(void *p) {
     MmCtx *c = p;
-    matmul_forward(COMPUTE_FP32, c->out, c->x, c->w, NULL, c->b, N, IC, OC, 0);
+    matmul_forward(COMPUTE_FP32, c->out, (Operand){c->x, NULL}, (Operand){c->w, NULL}, c->b, N, IC, OC, 0);
     return dot(c->out, c->R, N * OC);
 }
 static void test_matmul_grad(void **state) {
@@ -87,7 +87,8 @@ static void test_matmul_grad(void **state) {
     fill(c.b, OC, 1);
     fill(c.R, N * OC, 1);
     float dx[N * IC], dw[IC * OC] = {0}, db[OC] = {0};
-    matmul_backward(COMPUTE_FP32, dx, dw, db, c.R, c.x, c.w, NULL, N, IC, OC);
+    matmul_backward(COMPUTE_FP32, dx, dw, db, (Operand){c.R, NULL}, (Operand){c.x, NULL}, (Operand){c.w, NULL}, N, IC,
+                    OC);
     check("matmul dx", c.x, dx, N * IC, mm_loss, &c);
     check("matmul dw", c.w, dw, IC * OC, mm_loss, &c);
     check("matmul db", c.b, db, OC, mm_loss, &c);

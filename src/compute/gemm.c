@@ -13,7 +13,7 @@ static int bf16_native_allowed = 1;
 void gemm(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc) {
     if (prec == COMPUTE_BF16 && gemm_bf16_is_native() &&
-        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, NULL, ldb, beta, C, ldc) == 0)
+        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, NULL, lda, B, NULL, ldb, beta, C, ldc) == 0)
         return;
     /* fp32, or bf16-valued operands without a bf16 unit: their products
      * are exact in fp32, so sgemm computes bf16 mixed precision's result
@@ -21,26 +21,38 @@ void gemm(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, 
     openblas_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* The fallback widens B into a per-thread buffer, kept for the next call. */
-static _Thread_local float *widened;
-static _Thread_local size_t widened_cap;
+/* Without a bf16 unit the operands are widened into per-thread buffers,
+ * kept for the next call. */
+typedef struct {
+    float *p;
+    size_t cap;
+} Widened;
+static _Thread_local Widened widened_a, widened_b;
 
-void gemm_bf16_b(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const uint16_t *B,
-                 int ldb, float beta, float *C, int ldc) {
-    if (gemm_bf16_is_native() &&
-        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C, ldc) == 0)
-        return;
-    int rows = trans_b ? N : K, cols = trans_b ? K : N;
+/* X ([rows, cols], row stride ld) as dense floats in w. */
+static const float *widen(Widened *w, const uint16_t *x, int rows, int cols, int ld) {
     size_t n = (size_t)rows * cols;
-    if (n > widened_cap) {
-        free(widened);
-        widened = xmalloc(n * sizeof *widened);
-        widened_cap = n;
+    if (n > w->cap) {
+        free(w->p);
+        w->p = xmalloc(n * sizeof *w->p);
+        w->cap = n;
     }
-    float *w = widened; /* the team's threads each have their own `widened` */
+    float *dst = w->p; /* the team's threads each have their own buffers */
 #pragma omp parallel for schedule(static) if (n > (1u << 16))
-    for (int r = 0; r < rows; r++) bf16_to_f32_array(w + (size_t)r * cols, B + (size_t)r * ldb, (size_t)cols);
-    openblas_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, w, cols, beta, C, ldc);
+    for (int r = 0; r < rows; r++) bf16_to_f32_array(dst + (size_t)r * cols, x + (size_t)r * ld, (size_t)cols);
+    return dst;
+}
+
+void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
+               const uint16_t *B, int ldb, float beta, float *C, int ldc) {
+    if (gemm_bf16_is_native() &&
+        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, NULL, A, lda, NULL, B, ldb, beta, C, ldc) == 0)
+        return;
+    int a_rows = trans_a ? K : M, a_cols = trans_a ? M : K;
+    int b_rows = trans_b ? N : K, b_cols = trans_b ? K : N;
+    const float *a = widen(&widened_a, A, a_rows, a_cols, lda);
+    const float *b = widen(&widened_b, B, b_rows, b_cols, ldb);
+    openblas_sgemm(trans_a, trans_b, M, N, K, alpha, a, a_cols, b, b_cols, beta, C, ldc);
 }
 
 void gemm_set_threads(int n) { openblas_set_threads(n); }

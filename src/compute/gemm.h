@@ -24,11 +24,12 @@ typedef enum { COMPUTE_FP32 = 0, COMPUTE_BF16 = 1 } ComputePrecision;
 void gemm(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc);
 
-/* gemm(COMPUTE_BF16, ...) with B given as bf16 bits (bf16.h) instead of
- * bf16-valued floats: the weights' bf16 copy, which a bf16 unit reads as
- * it is. The same result as gemm() over the widened values. */
-void gemm_bf16_b(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const uint16_t *B,
-                 int ldb, float beta, float *C, int ldc);
+/* gemm(COMPUTE_BF16, ...) with A and B given as bf16 bits (bf16.h)
+ * instead of bf16-valued floats: the weights' bf16 copy and the
+ * activations the model stores in bf16, which a bf16 unit reads as they
+ * are. The same result as gemm() over the widened values. */
+void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
+               const uint16_t *B, int ldb, float beta, float *C, int ldc);
 
 /* Threads the backend may use (the OpenMP team's size). */
 void gemm_set_threads(int n);

@@ -8,12 +8,12 @@
  * primitive: matmul, with output scales for alpha and a sum post-op for
  * beta. A move to 3.x touches this file only.
  *
- * Why the conversions: gemm() receives floats that hold bf16 values
- * (gemm.h), while oneDNN's bf16 matmul reads 16-bit operands. Each call
- * packs A (and B, unless it comes as bf16 bits: the weights' copy) into
- * per-thread 16-bit buffers; for bf16-valued floats the top 16 bits are
- * the value exactly, so the packing is a truncation. It costs one pass
- * over the operands, O(MK + KN) against the product's O(MNK).
+ * Operands come as bf16 bits (gemm_bf16: the model's weights and the
+ * activations it stores in bf16), read where they are, or as floats that
+ * hold bf16 values (gemm(COMPUTE_BF16): the attention's), which oneDNN's
+ * bf16 matmul cannot read: those are packed into per-thread 16-bit
+ * buffers first. For a bf16-valued float the top 16 bits are its value
+ * exactly, so the packing is a truncation, one pass over the operand.
  *
  * Primitives are created once per shape and kept (a small table under a
  * lock). They are executed concurrently by the attention's threads, so
@@ -32,7 +32,7 @@
  * primitive, so the thread count is part of the key: 1 inside a parallel
  * region (the attention's threads), else the team's size. */
 typedef struct {
-    int ta, tb, M, N, K, ldb, ldc, threads;
+    int ta, tb, M, N, K, lda, ldb, ldc, threads;
     float alpha, beta;
 } ShapeKey;
 
@@ -83,8 +83,7 @@ static void md_init(dnnl_memory_desc_t *md, int rows, int cols, int trans, int l
 static int matmul_create(const ShapeKey *key, CachedMatmul *out, const char **impl_out) {
     memset(out, 0, sizeof *out);
     out->key = *key;
-    /* A's packed copy is dense: K or M columns, as stored. */
-    md_init(&out->a_md, key->M, key->K, key->ta, key->ta ? key->M : key->K, dnnl_bf16);
+    md_init(&out->a_md, key->M, key->K, key->ta, key->lda, dnnl_bf16);
     md_init(&out->b_md, key->K, key->N, key->tb, key->ldb, dnnl_bf16);
     md_init(&out->c_md, key->M, key->N, 0, key->ldc, dnnl_f32);
     dnnl_matmul_desc_t desc;
@@ -119,7 +118,7 @@ static int matmul_create(const ShapeKey *key, CachedMatmul *out, const char **im
 static void init(void) {
     if (getenv("CHIRP_NO_ONEDNN")) return;
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return;
-    ShapeKey probe = {0, 0, 64, 64, 64, 64, 64, 1, 1.0f, 0.0f};
+    ShapeKey probe = {0, 0, 64, 64, 64, 64, 64, 64, 1, 1.0f, 0.0f};
     CachedMatmul m;
     const char *impl = NULL;
     if (matmul_create(&probe, &m, &impl) != 0) return;
@@ -161,32 +160,40 @@ static void pack_bf16(uint16_t *dst, const float *src, int rows, int cols, int l
     }
 }
 
-int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                     const float *B, const uint16_t *B16, int ldb, float beta, float *C, int ldc) {
+/* The operand as oneDNN reads it: bits where they were given, else a
+ * dense packed copy in buf. *ld becomes the packed copy's row stride. */
+static const uint16_t *operand_bits(ThreadBuf *buf, const float *f, const uint16_t *bits, int rows, int cols, int *ld) {
+    if (bits) return bits;
+    uint16_t *packed = buf_reserve(buf, (size_t)rows * cols * sizeof(uint16_t));
+    if (!packed) return NULL;
+    pack_bf16(packed, f, rows, cols, *ld);
+    *ld = cols;
+    return packed;
+}
+
+int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, const uint16_t *A16,
+                     int lda, const float *B, const uint16_t *B16, int ldb, float beta, float *C, int ldc) {
     if (!onednn_bf16_kernel() || M <= 0 || N <= 0 || K <= 0) return -1;
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    /* A float B is packed dense; bf16 bits are read where they are. */
-    int b_ld = B16 ? ldb : (trans_b ? K : N);
-    ShapeKey key = {trans_a != 0, trans_b != 0, M, N, K, b_ld, ldc, threads, alpha, beta};
+    /* As stored: A is [M, K], or [K, M] when transposed; B likewise. */
+    int a_rows = trans_a ? K : M, a_cols = trans_a ? M : K;
+    int b_rows = trans_b ? N : K, b_cols = trans_b ? K : N;
+    const uint16_t *a16 = operand_bits(&buf_a, A, A16, a_rows, a_cols, &lda);
+    const uint16_t *b16 = operand_bits(&buf_b, B, B16, b_rows, b_cols, &ldb);
+    if (!a16 || !b16) return -1;
+    ShapeKey key = {trans_a != 0, trans_b != 0, M, N, K, lda, ldb, ldc, threads, alpha, beta};
     const CachedMatmul *mm = cache_find_or_create(&key);
     if (!mm) return -1;
     if (!thread_stream && dnnl_stream_create(&thread_stream, engine, dnnl_stream_default_flags) != dnnl_success) {
         thread_stream = NULL;
         return -1;
     }
-    /* As stored: A is [M, K], or [K, M] when transposed; B likewise. */
-    int a_rows = trans_a ? K : M, a_cols = trans_a ? M : K;
-    int b_rows = trans_b ? N : K, b_cols = trans_b ? K : N;
-    uint16_t *a16 = buf_reserve(&buf_a, (size_t)a_rows * a_cols * sizeof(uint16_t));
-    uint16_t *b16 = B16 ? (uint16_t *)B16 : buf_reserve(&buf_b, (size_t)b_rows * b_cols * sizeof(uint16_t));
     void *scratch = buf_reserve(&buf_scratch, mm->scratch_bytes ? mm->scratch_bytes : 1);
-    if (!a16 || !b16 || !scratch) return -1;
-    pack_bf16(a16, A, a_rows, a_cols, lda);
-    if (!B16) pack_bf16(b16, B, b_rows, b_cols, ldb);
+    if (!scratch) return -1;
 
     dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL;
-    int ok = dnnl_memory_create(&ma, &mm->a_md, engine, a16) == dnnl_success &&
-             dnnl_memory_create(&mb, &mm->b_md, engine, b16) == dnnl_success &&
+    int ok = dnnl_memory_create(&ma, &mm->a_md, engine, (void *)a16) == dnnl_success &&
+             dnnl_memory_create(&mb, &mm->b_md, engine, (void *)b16) == dnnl_success &&
              dnnl_memory_create(&mc, &mm->c_md, engine, C) == dnnl_success &&
              dnnl_memory_create(&ms, &mm->scratch_md, engine, scratch) == dnnl_success;
     if (ok) {

@@ -76,12 +76,35 @@ int gpt2_acts_init(Gpt2Acts *a, const Gpt2Config *cfg, int B, int T) {
     return 0;
 }
 
+/* The bf16 bits' sizes, in gpt2_acts_set_precision's order. */
+static void bf16_sizes(const Gpt2Config *cfg, int B, int T, size_t n[8]) {
+    size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd, N = (size_t)B * T;
+    size_t sizes[8] = {L * N * C, L * N * C, L * N * C, L * N * 4 * C, N * C, head_rows(N) * cfg->vocab_size,
+                       N * C,     N * 4 * C};
+    memcpy(n, sizes, sizeof sizes);
+}
+
+size_t gpt2_acts_bytes(const Gpt2Config *cfg, int B, int T, ComputePrecision prec) {
+    size_t floats = gpt2_acts_floats(cfg, B, T);
+    if (prec != COMPUTE_BF16) return floats * sizeof(float);
+    size_t n[8], bits = 0;
+    bf16_sizes(cfg, B, T, n);
+    for (int i = 0; i < 8; i++) bits += n[i];
+    size_t untouched = n[0] + n[1] + n[2] + n[3] + n[4]; /* ln1, atty, ln2, fch_gelu, lnf as floats */
+    return (floats - untouched + attention_scratch_floats(T)) * sizeof(float) + bits * sizeof(uint16_t);
+}
+
 void gpt2_acts_set_precision(Gpt2Acts *a, const Gpt2Config *cfg, ComputePrecision prec) {
     a->prec = prec;
-    if (prec == COMPUTE_BF16 && !a->dres_bf16) {
-        a->dres_bf16 = xmalloc((size_t)a->B * a->T * cfg->n_embd * sizeof(float));
-        a->datt_bf16 = xmalloc(attention_scratch_floats(a->T) * sizeof(float));
-    }
+    if (prec != COMPUTE_BF16 || a->buf16) return;
+    size_t n[8], total = 0;
+    bf16_sizes(cfg, a->B, a->T, n);
+    for (int i = 0; i < 8; i++) total += n[i];
+    uint16_t *p = a->buf16 = xmalloc(total * sizeof(uint16_t));
+    uint16_t **field[8] = {&a->ln1_16, &a->atty16, &a->ln2_16, &a->fch_gelu16,
+                           &a->lnf16,  &a->head16, &a->dres16, &a->dbig16};
+    for (int i = 0; i < 8; i++) *field[i] = p, p += n[i];
+    a->datt_bf16 = xmalloc(attention_scratch_floats(a->T) * sizeof(float));
 }
 
 /* The bf16 copy of the parameters at p (a pointer into param_buf): what
@@ -95,15 +118,44 @@ static const uint16_t *bf16_twin(const Gpt2Model *m, const Gpt2Acts *a, const fl
     return m->param_bf16 + (p - m->param_buf);
 }
 
-/* In bf16 mode, a matrix product's operand is rounded where it is made;
- * these buffers feed nothing but matrix products. */
+/* A weight matrix as a product's operand. */
+static Operand weight(const Gpt2Model *m, const Gpt2Acts *a, const float *p) {
+    return (Operand){p, bf16_twin(m, a, p)};
+}
+
+/* In bf16 mode, attention's operands are rounded where they are made
+ * (q, k, v and dO: attention multiplies floats holding bf16 values). */
 static void to_bf16(const Gpt2Acts *a, float *x, size_t n) {
     if (a->prec == COMPUTE_BF16) bf16_round_array(x, x, n);
 }
 
+/* A stored operand at element off: its floats in fp32 mode, its bits in
+ * bf16 mode. */
+static Operand saved(const Gpt2Acts *a, const float *f32, const uint16_t *bits, size_t off) {
+    return a->prec == COMPUTE_BF16 ? (Operand){NULL, bits + off} : (Operand){f32 + off, NULL};
+}
+
+/* Where an activation that only feeds products is written: its float
+ * buffer in fp32 mode; in bf16 mode dbig, from which store_operand then
+ * converts it into its bits. */
+static float *operand_out(const Gpt2Acts *a, float *f32) { return a->prec == COMPUTE_BF16 ? a->dbig : f32; }
+
+static Operand store_operand(const Gpt2Acts *a, const float *f32, uint16_t *bits, size_t off, size_t n) {
+    if (a->prec == COMPUTE_BF16) bf16_from_f32_array(bits + off, a->dbig, n);
+    return saved(a, f32, bits, off);
+}
+
+/* A gradient as a product's operand: in bf16 mode converted into bits
+ * (the fp32 gradient stays as it is). */
+static Operand grad_operand(const Gpt2Acts *a, const float *g, uint16_t *bits, size_t n) {
+    if (a->prec != COMPUTE_BF16) return (Operand){g, NULL};
+    bf16_from_f32_array(bits, g, n);
+    return (Operand){NULL, bits};
+}
+
 void gpt2_acts_destroy(Gpt2Acts *a) {
     free(a->buf);
-    free(a->dres_bf16);
+    free(a->buf16);
     free(a->datt_bf16);
     free(a->logits);
     free(a->inputs);
@@ -123,33 +175,32 @@ static void forward_body(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs)
     encoder_forward(a->encoded, inputs, w->wte, w->wpe, B, T, C);
     for (int l = 0; l < L; l++) {
         const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * NC;
-        float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * NC * 3, *atty = a->atty + l * NC;
-        float *att = a->att + (size_t)l * B * H * T * T;
-        float *res2 = a->res2 + l * NC, *ln2 = a->ln2 + l * NC;
-        float *fch = a->fch + l * NC * 4, *fchg = a->fch_gelu + l * NC * 4, *res3 = a->res3 + l * NC;
+        float *qkv = a->qkv + l * NC * 3, *att = a->att + (size_t)l * B * H * T * T;
+        float *res2 = a->res2 + l * NC, *fch = a->fch + l * NC * 4, *res3 = a->res3 + l * NC;
         const float *wqkv = w->qkvw + (size_t)l * C * 3 * C, *wproj = w->attprojw + (size_t)l * C * C;
         const float *wfc = w->fcw + (size_t)l * C * 4 * C, *wfcproj = w->fcprojw + (size_t)l * 4 * C * C;
-        layernorm_forward(ln1, a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, x, w->ln1w + l * C,
-                          w->ln1b + l * C, N, C, cfg->ln_eps);
-        to_bf16(a, ln1, NC);
-        matmul_forward(pr, qkv, ln1, wqkv, bf16_twin(m, a, wqkv), w->qkvb + (size_t)l * 3 * C, N, C, 3 * C, 0);
+        layernorm_forward(operand_out(a, a->ln1 + l * NC), a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, x,
+                          w->ln1w + l * C, w->ln1b + l * C, N, C, cfg->ln_eps);
+        Operand ln1 = store_operand(a, a->ln1, a->ln1_16, l * NC, NC);
+        matmul_forward(pr, qkv, ln1, weight(m, a, wqkv), w->qkvb + (size_t)l * 3 * C, N, C, 3 * C, 0);
         to_bf16(a, qkv, NC * 3);
-        attention_forward(pr, atty, att, a->datt, qkv, B, T, C, H);
-        to_bf16(a, atty, NC);
+        attention_forward(pr, operand_out(a, a->atty + l * NC), att, a->datt, qkv, B, T, C, H);
+        Operand atty = store_operand(a, a->atty, a->atty16, l * NC, NC);
         memcpy(res2, x, NC * sizeof(float));
-        matmul_forward(pr, res2, atty, wproj, bf16_twin(m, a, wproj), w->attprojb + l * C, N, C, C, 1);
-        layernorm_forward(ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, res2, w->ln2w + l * C,
-                          w->ln2b + l * C, N, C, cfg->ln_eps);
-        to_bf16(a, ln2, NC);
-        matmul_forward(pr, fch, ln2, wfc, bf16_twin(m, a, wfc), w->fcb + (size_t)l * 4 * C, N, C, 4 * C, 0);
-        gelu_forward(fchg, fch, NC * 4);
-        to_bf16(a, fchg, NC * 4);
+        matmul_forward(pr, res2, atty, weight(m, a, wproj), w->attprojb + l * C, N, C, C, 1);
+        layernorm_forward(operand_out(a, a->ln2 + l * NC), a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N,
+                          res2, w->ln2w + l * C, w->ln2b + l * C, N, C, cfg->ln_eps);
+        Operand ln2 = store_operand(a, a->ln2, a->ln2_16, l * NC, NC);
+        matmul_forward(pr, fch, ln2, weight(m, a, wfc), w->fcb + (size_t)l * 4 * C, N, C, 4 * C, 0);
+        if (pr == COMPUTE_BF16) gelu_forward_bf16(a->fch_gelu16 + l * NC * 4, fch, NC * 4);
+        else gelu_forward(a->fch_gelu + l * NC * 4, fch, NC * 4);
+        Operand fchg = saved(a, a->fch_gelu, a->fch_gelu16, l * NC * 4);
         memcpy(res3, res2, NC * sizeof(float));
-        matmul_forward(pr, res3, fchg, wfcproj, bf16_twin(m, a, wfcproj), w->fcprojb + l * C, N, 4 * C, C, 1);
+        matmul_forward(pr, res3, fchg, weight(m, a, wfcproj), w->fcprojb + l * C, N, 4 * C, C, 1);
     }
-    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->res3 + (size_t)(L - 1) * NC, w->lnfw, w->lnfb, N, C,
-                      cfg->ln_eps);
-    to_bf16(a, a->lnf, NC);
+    layernorm_forward(operand_out(a, a->lnf), a->lnf_mean, a->lnf_rstd, a->res3 + (size_t)(L - 1) * NC, w->lnfw,
+                      w->lnfb, N, C, cfg->ln_eps);
+    store_operand(a, a->lnf, a->lnf16, 0, NC);
 }
 
 /* The LM head and the mean cross-entropy over the unmasked targets, a
@@ -158,8 +209,7 @@ static void forward_body(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs)
  * to dlnf (into a->dsmall) and to g->wte; *has_grads says whether they did. */
 static float head_loss(const Gpt2Model *m, Gpt2Acts *a, const int32_t *targets, float grad_scale, Gpt2Params *g,
                        int *has_grads) {
-    const float *wte = m->params.wte;
-    const uint16_t *wte16 = bf16_twin(m, a, wte);
+    Operand wte = weight(m, a, m->params.wte);
     int C = m->cfg.n_embd, V = m->cfg.vocab_size, N = a->B * a->T;
     int count = 0;
     for (int n = 0; n < N; n++) count += targets[n] >= 0;
@@ -167,14 +217,14 @@ static float head_loss(const Gpt2Model *m, Gpt2Acts *a, const int32_t *targets, 
     int R = (int)head_rows((size_t)N);
     for (int r0 = 0; r0 < N; r0 += R) {
         int rn = N - r0 < R ? N - r0 : R;
-        const float *lnf = a->lnf + (size_t)r0 * C;
-        gemm_weights(a->prec, 0, 1, rn, V, C, lnf, C, wte, wte16, C, 0.0f, a->head, V);
+        Operand lnf = saved(a, a->lnf, a->lnf16, (size_t)r0 * C);
+        gemm_operands(a->prec, 0, 1, rn, V, C, lnf, C, wte, C, 0.0f, a->head, V);
         crossentropy_forward_backward(a->head, a->losses + r0, targets + r0, rn, V, dscale);
         if (!g || dscale == 0.0f) continue;
-        to_bf16(a, a->head, (size_t)rn * V);
+        Operand dlogits = grad_operand(a, a->head, a->head16, (size_t)rn * V);
         /* dlnf = dlogits @ wte, dwte += dlogits^T @ lnf */
-        gemm_weights(a->prec, 0, 0, rn, C, V, a->head, V, wte, wte16, C, 0.0f, a->dsmall + (size_t)r0 * C, C);
-        gemm(a->prec, 1, 0, V, C, rn, 1.0f, a->head, V, lnf, C, 1.0f, g->wte, C);
+        gemm_operands(a->prec, 0, 0, rn, C, V, dlogits, V, wte, C, 0.0f, a->dsmall + (size_t)r0 * C, C);
+        gemm_operands(a->prec, 1, 0, V, C, rn, dlogits, V, lnf, C, 1.0f, g->wte, C);
     }
     if (has_grads) *has_grads = dscale != 0.0f;
     /* Mean in double, then one rounding: within an ulp of torch's mean. */
@@ -189,8 +239,8 @@ float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const
     /* Logits wanted: the whole [B*T, V], allocated on first use. */
     int C = m->cfg.n_embd, V = m->cfg.vocab_size, N = a->B * a->T;
     if (!a->logits) a->logits = xmalloc((size_t)N * V * sizeof(float));
-    gemm_weights(a->prec, 0, 1, N, V, C, a->lnf, C, m->params.wte, bf16_twin(m, a, m->params.wte), C, 0.0f, a->logits,
-                 V);
+    gemm_operands(a->prec, 0, 1, N, V, C, saved(a, a->lnf, a->lnf16, 0), C, weight(m, a, m->params.wte), C, 0.0f,
+                  a->logits, V);
     return 0.0f;
 }
 
@@ -244,33 +294,31 @@ float gpt2_forward_backward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inpu
     if (ready) ready(ctx, 0);
     for (int l = L - 1; l >= 0; l--) {
         const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * NC;
-        float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * NC * 3, *atty = a->atty + l * NC;
-        float *att = a->att + (size_t)l * B * H * T * T;
-        float *res2 = a->res2 + l * NC, *ln2 = a->ln2 + l * NC;
-        float *fch = a->fch + l * NC * 4, *fchg = a->fch_gelu + l * NC * 4;
+        float *qkv = a->qkv + l * NC * 3, *att = a->att + (size_t)l * B * H * T * T;
+        float *res2 = a->res2 + l * NC, *fch = a->fch + l * NC * 4;
         const float *wqkv = w->qkvw + (size_t)l * C * 3 * C, *wproj = w->attprojw + (size_t)l * C * C;
         const float *wfc = w->fcw + (size_t)l * C * 4 * C, *wfcproj = w->fcprojw + (size_t)l * 4 * C * C;
         /* MLP. In bf16 mode the residual gradient (fp32, still being
          * accumulated) goes into the products as a rounded copy. */
-        const float *dres = a->dres;
-        if (pr == COMPUTE_BF16) bf16_round_array(a->dres_bf16, a->dres, NC), dres = a->dres_bf16;
-        matmul_backward(pr, a->dbig, g.fcprojw + (size_t)l * 4 * C * C, g.fcprojb + l * C, dres, fchg, wfcproj,
-                        bf16_twin(m, a, wfcproj), N, 4 * C, C);
-        gelu_backward(a->dbig, fch, a->dbig, NC * 4);
-        to_bf16(a, a->dbig, NC * 4);
-        matmul_backward(pr, a->dsmall, g.fcw + (size_t)l * C * 4 * C, g.fcb + (size_t)l * 4 * C, a->dbig, ln2, wfc,
-                        bf16_twin(m, a, wfc), N, C, 4 * C);
+        Operand dres = grad_operand(a, a->dres, a->dres16, NC);
+        matmul_backward(pr, a->dbig, g.fcprojw + (size_t)l * 4 * C * C, g.fcprojb + l * C, dres,
+                        saved(a, a->fch_gelu, a->fch_gelu16, l * NC * 4), weight(m, a, wfcproj), N, 4 * C, C);
+        Operand dfch = {a->dbig, NULL};
+        if (pr == COMPUTE_BF16) gelu_backward_bf16(a->dbig16, fch, a->dbig, NC * 4), dfch = (Operand){NULL, a->dbig16};
+        else gelu_backward(a->dbig, fch, a->dbig, NC * 4);
+        matmul_backward(pr, a->dsmall, g.fcw + (size_t)l * C * 4 * C, g.fcb + (size_t)l * 4 * C, dfch,
+                        saved(a, a->ln2, a->ln2_16, l * NC), weight(m, a, wfc), N, C, 4 * C);
         layernorm_backward(a->dres, g.ln2w + l * C, g.ln2b + l * C, a->dsmall, res2, w->ln2w + l * C,
                            a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, N, C);
         /* attention */
-        if (pr == COMPUTE_BF16) bf16_round_array(a->dres_bf16, a->dres, NC);
-        matmul_backward(pr, a->dsmall, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, dres, atty, wproj,
-                        bf16_twin(m, a, wproj), N, C, C);
+        dres = grad_operand(a, a->dres, a->dres16, NC);
+        matmul_backward(pr, a->dsmall, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, dres,
+                        saved(a, a->atty, a->atty16, l * NC), weight(m, a, wproj), N, C, C);
         to_bf16(a, a->dsmall, NC);
         attention_backward(pr, a->dbig, a->dsmall, qkv, att, a->datt, a->datt_bf16, B, T, C, H);
-        to_bf16(a, a->dbig, NC * 3);
-        matmul_backward(pr, a->dsmall, g.qkvw + (size_t)l * C * 3 * C, g.qkvb + (size_t)l * 3 * C, a->dbig, ln1, wqkv,
-                        bf16_twin(m, a, wqkv), N, C, 3 * C);
+        Operand dqkv = grad_operand(a, a->dbig, a->dbig16, NC * 3);
+        matmul_backward(pr, a->dsmall, g.qkvw + (size_t)l * C * 3 * C, g.qkvb + (size_t)l * 3 * C, dqkv,
+                        saved(a, a->ln1, a->ln1_16, l * NC), weight(m, a, wqkv), N, C, 3 * C);
         layernorm_backward(a->dres, g.ln1w + l * C, g.ln1b + l * C, a->dsmall, x, w->ln1w + l * C,
                            a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, N, C);
         if (ready) ready(ctx, L - l);

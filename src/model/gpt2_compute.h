@@ -38,19 +38,33 @@ typedef struct Gpt2Acts {
     float *logits;   /* [BT, V], allocated by the first forward without targets */
     float *losses;   /* [BT] */
     /* backward scratch */
-    float *dres;      /* [BT, C] residual-stream gradient */
-    float *dsmall;    /* [BT, C] */
-    float *dbig;      /* [BT, 4C] */
-    float *datt;      /* attention_scratch_floats(T) */
-    float *dres_bf16; /* [BT, C] the residual gradient rounded to bf16 (bf16 only) */
-    float *datt_bf16; /* attention_scratch_floats(T): rounded probabilities (bf16 only) */
-    int32_t *inputs;  /* [BT] copies of the batch */
-    int32_t *targets; /* [BT] */
+    float *dres;   /* [BT, C] residual-stream gradient */
+    float *dsmall; /* [BT, C] */
+    float *dbig;   /* [BT, 4C] */
+    float *datt;   /* attention_scratch_floats(T) */
+    /* bf16 mode only (gpt2_acts_set_precision): what feeds nothing but
+     * matrix products, as bf16 bits. ln1, atty, ln2, fch_gelu and lnf
+     * above then stay untouched (so cost no RSS): their producers write
+     * into dbig, free during the forward, and are converted from there. */
+    uint16_t *buf16;
+    uint16_t *ln1_16, *atty16, *ln2_16; /* [L, BT, C] */
+    uint16_t *fch_gelu16;               /* [L, BT, 4C] */
+    uint16_t *lnf16;                    /* [BT, C] */
+    uint16_t *head16;                   /* [min(BT, 128), V]: a chunk's logit gradient */
+    uint16_t *dres16;                   /* [BT, C]: the residual gradient */
+    uint16_t *dbig16;                   /* [BT, 4C]: dbig */
+    float *datt_bf16;                   /* attention_scratch_floats(T): rounded probabilities */
+    int32_t *inputs;                    /* [BT] copies of the batch */
+    int32_t *targets;                   /* [BT] */
 } Gpt2Acts;
 
-/* Floats the activations take for this config and batch (the memory
- * formula bench/train prints). */
+/* Floats the activations take for this config and batch. */
 size_t gpt2_acts_floats(const Gpt2Config *cfg, int B, int T);
+
+/* Bytes of activations a training step touches in precision prec: all
+ * those floats in fp32; in bf16, the bf16 buffers and the floats they
+ * leave untouched subtracted (the memory formula bench/train prints). */
+size_t gpt2_acts_bytes(const Gpt2Config *cfg, int B, int T, ComputePrecision prec);
 
 int gpt2_acts_init(Gpt2Acts *a, const Gpt2Config *cfg, int B, int T);
 void gpt2_acts_destroy(Gpt2Acts *a);
@@ -59,8 +73,9 @@ void gpt2_acts_destroy(Gpt2Acts *a);
  * init). In COMPUTE_BF16 (mixed precision) the linear layers and the LM
  * head multiply bf16 operands and accumulate in fp32: their inputs, the
  * gradients flowing into them, and the weights (read from
- * m->param_bf16, which the caller keeps current) are rounded to bf16,
- * and so are attention's operands (q, k, v, the probabilities, and their
+ * m->param_bf16, which the caller keeps current) are rounded to bf16
+ * (and stored as bits where nothing else reads them), and so are
+ * attention's operands (q, k, v, the probabilities, and their
  * gradients); the products' outputs, LayerNorm, the softmax, GELU, the
  * loss, the residual stream and every parameter gradient stay fp32. */
 void gpt2_acts_set_precision(Gpt2Acts *a, const Gpt2Config *cfg, ComputePrecision prec);

@@ -5,8 +5,9 @@
  * once per step, so gradient accumulation over micro-batches is free) and
  * mostly OVERWRITE activation gradients (documented per function), which
  * saves a memset pass per op. Matmuls go to compute/gemm.h (in the
- * precision the caller names: with COMPUTE_BF16, inp, w and dout must hold
- * bf16 values); everything else is an OpenMP loop
+ * precision the caller names: with COMPUTE_BF16 their operands come as
+ * bf16 bits, or for attention as floats holding bf16 values); everything
+ * else is an OpenMP loop
  * written so that gcc/clang vectorise it (see fastmath.h for exp/tanh). */
 #ifndef CHIRP_MODEL_OPS_H
 #define CHIRP_MODEL_OPS_H
@@ -29,21 +30,28 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         const float *mean, const float *rstd, int N, int C);
 
-/* out[N,OC] = inp[N,IC] @ w[IC,OC] + b (+ out if accumulate: out holds a
- * residual that the projection is added to, which fuses the residual add).
- * In bf16 mode the products read w16, w's bf16 copy, where it is given;
- * else w itself, which must then hold bf16 values. */
-void matmul_forward(ComputePrecision prec, float *out, const float *inp, const float *w, const uint16_t *w16,
-                    const float *b, int N, int IC, int OC, int accumulate);
-/* dinp = dout @ w^T (overwrite; skipped if dinp NULL), dw += inp^T @ dout,
- * db += column sums of dout (skipped if db NULL). w16 as above. */
-void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                     const float *w, const uint16_t *w16, int N, int IC, int OC);
+/* A matrix product's operand in the product's precision: its floats in
+ * fp32 mode, its bf16 bits in bf16 mode. Only the one the mode reads
+ * need be set: bf16 mode stores the activations that only feed products
+ * as bits (half the memory, and a bf16 unit reads them as they are). */
+typedef struct {
+    const float *f32;
+    const uint16_t *bf16;
+} Operand;
 
-/* gemm() whose B is a weight matrix: its bf16 bits (w16) in bf16 mode
- * where given, else the floats w. */
-void gemm_weights(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
-                  const float *w, const uint16_t *w16, int ldb, float beta, float *C, int ldc);
+/* out[N,OC] = inp[N,IC] @ w[IC,OC] + b (+ out if accumulate: out holds a
+ * residual that the projection is added to, which fuses the residual add). */
+void matmul_forward(ComputePrecision prec, float *out, Operand inp, Operand w, const float *b, int N, int IC, int OC,
+                    int accumulate);
+/* dinp = dout @ w^T (overwrite; skipped if dinp NULL), dw += inp^T @ dout,
+ * db += column sums of dout (skipped if db NULL). */
+void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, Operand dout, Operand inp, Operand w,
+                     int N, int IC, int OC);
+
+/* gemm() over operands: gemm_bf16 on the bits in bf16 mode, else fp32
+ * gemm on the floats. */
+void gemm_operands(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, Operand A, int lda, Operand B,
+                   int ldb, float beta, float *C, int ldc);
 
 /* Causal self-attention. qkv [B,T,3C] (q|k|v, heads inside), out [B,T,C],
  * att [B,H,T,T] softmax probabilities kept for the backward. scratch:
@@ -60,6 +68,10 @@ void attention_backward(ComputePrecision prec, float *dqkv, const float *dout, c
 void gelu_forward(float *out, const float *inp, size_t n);
 /* dinp = dout * gelu'(inp) (overwrite; dinp may alias dout). */
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+/* The same, writing bf16 bits (bf16 mode, where the result only feeds
+ * matrix products). */
+void gelu_forward_bf16(uint16_t *out, const float *inp, size_t n);
+void gelu_backward_bf16(uint16_t *dinp, const float *inp, const float *dout, size_t n);
 
 /* LM head + softmax + cross-entropy, fused over rows.
  * logits [N,V] holds inp @ wte^T on entry. For each row n, losses[n] =

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compute/bf16.h"
 #include "model/fastmath.h"
 #include "model/ops.h"
 
@@ -121,23 +122,34 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 
-void gelu_forward(float *out, const float *inp, size_t n) {
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float u = GELU_K * (x + 0.044715f * x * x * x);
-        out[i] = 0.5f * x * (1.0f + fm_tanhf(u));
-    }
+static inline float gelu(float x) {
+    float u = GELU_K * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + fm_tanhf(u));
 }
 
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+static inline float gelu_grad(float x) {
+    float u = GELU_K * (x + 0.044715f * x * x * x);
+    float t = fm_tanhf(u);
+    float du = GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
+}
+
+FM_WIDE void gelu_forward(float *out, const float *inp, size_t n) {
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float u = GELU_K * (x + 0.044715f * x * x * x);
-        float t = fm_tanhf(u);
-        float du = GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
-        float g = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
-        dinp[i] = g * dout[i];
-    }
+    for (size_t i = 0; i < n; i++) out[i] = gelu(inp[i]);
+}
+
+FM_WIDE void gelu_forward_bf16(uint16_t *out, const float *inp, size_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = bf16_from_f32(gelu(inp[i]));
+}
+
+FM_WIDE void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) dinp[i] = gelu_grad(inp[i]) * dout[i];
+}
+
+FM_WIDE void gelu_backward_bf16(uint16_t *dinp, const float *inp, const float *dout, size_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) dinp[i] = bf16_from_f32(gelu_grad(inp[i]) * dout[i]);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compute/bf16.h"
 #include "compute/gemm.h"
 #include "model/fastmath.h"
 #include "model/ops.h"
@@ -19,14 +20,14 @@
 #pragma clang diagnostic ignored "-Wpass-failed"
 #endif
 
-void gemm_weights(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
-                  const float *w, const uint16_t *w16, int ldb, float beta, float *C, int ldc) {
-    if (prec == COMPUTE_BF16 && w16) gemm_bf16_b(trans_a, trans_b, M, N, K, 1.0f, A, lda, w16, ldb, beta, C, ldc);
-    else gemm(prec, trans_a, trans_b, M, N, K, 1.0f, A, lda, w, ldb, beta, C, ldc);
+void gemm_operands(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, Operand A, int lda, Operand B,
+                   int ldb, float beta, float *C, int ldc) {
+    if (prec == COMPUTE_BF16) gemm_bf16(trans_a, trans_b, M, N, K, 1.0f, A.bf16, lda, B.bf16, ldb, beta, C, ldc);
+    else gemm(COMPUTE_FP32, trans_a, trans_b, M, N, K, 1.0f, A.f32, lda, B.f32, ldb, beta, C, ldc);
 }
 
-void matmul_forward(ComputePrecision prec, float *out, const float *inp, const float *w, const uint16_t *w16,
-                    const float *b, int N, int IC, int OC, int accumulate) {
+void matmul_forward(ComputePrecision prec, float *out, Operand inp, Operand w, const float *b, int N, int IC, int OC,
+                    int accumulate) {
     if (b) {
 #pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++) {
@@ -37,13 +38,13 @@ void matmul_forward(ComputePrecision prec, float *out, const float *inp, const f
         }
     }
     float beta = (b || accumulate) ? 1.0f : 0.0f;
-    gemm_weights(prec, 0, 0, N, OC, IC, inp, IC, w, w16, OC, beta, out, OC);
+    gemm_operands(prec, 0, 0, N, OC, IC, inp, IC, w, OC, beta, out, OC);
 }
 
-void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                     const float *w, const uint16_t *w16, int N, int IC, int OC) {
-    if (dinp) gemm_weights(prec, 0, 1, N, IC, OC, dout, OC, w, w16, OC, 0.0f, dinp, IC);
-    gemm(prec, 1, 0, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dw, OC);
+void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, Operand dout, Operand inp, Operand w,
+                     int N, int IC, int OC) {
+    if (dinp) gemm_operands(prec, 0, 1, N, IC, OC, dout, OC, w, OC, 0.0f, dinp, IC);
+    gemm_operands(prec, 1, 0, IC, OC, N, inp, IC, dout, OC, 1.0f, dw, OC);
     if (db) {
         /* Column sums: threads own column ranges; rows summed in order. */
 #pragma omp parallel
@@ -51,8 +52,13 @@ void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, c
             int nt = omp_get_num_threads(), id = omp_get_thread_num();
             int c0 = (int)((long)OC * id / nt), c1 = (int)((long)OC * (id + 1) / nt);
             for (int n = 0; n < N; n++) {
-                const float *d = dout + (size_t)n * OC;
-                for (int c = c0; c < c1; c++) db[c] += d[c];
+                if (prec == COMPUTE_BF16) {
+                    const uint16_t *d = dout.bf16 + (size_t)n * OC;
+                    for (int c = c0; c < c1; c++) db[c] += bf16_to_f32(d[c]);
+                } else {
+                    const float *d = dout.f32 + (size_t)n * OC;
+                    for (int c = c0; c < c1; c++) db[c] += d[c];
+                }
             }
         }
     }

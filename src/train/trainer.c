@@ -451,16 +451,20 @@ int train_run(const TrainOptions *o) {
         double opt_mb = 8.0 * (double)(dp.hi - dp.lo) / 1e6;
         char bf16_mb[160];
         double bt = (double)o->B * o->T, C = m.cfg.n_embd, V = m.cfg.vocab_size;
-        /* Operands packed to 16 bits per call (the largest activation pair,
-         * the LM head's chunk), or without a bf16 unit wte widened back. */
-        double pack = gemm_bf16_is_native() ? 2.0 * (2.0 * bt * 4 * C + (bt < 128 ? bt : 128) * V) : 4.0 * V * C;
+        /* bf16 scratch: with a bf16 unit, attention's operands packed to 16
+         * bits per thread; without one, the largest pair of operands widened
+         * back to floats (the LM head's chunk and wte, or fc's). */
+        double rows = bt < 128 ? bt : 128, hs = C / m.cfg.n_head, T = o->T;
+        double widen = 4.0 * (rows * V + V * C > 2 * bt * 4 * C ? rows * V + V * C : 2 * bt * 4 * C);
+        double scratch = gemm_bf16_is_native() ? 2.0 * omp_get_max_threads() * (T * T + T * hs) : widen;
         snprintf(bf16_mb, sizeof bf16_mb, ", bf16 weights 2 B x %zu = %.1f MB, bf16 scratch %.1f MB", m.num_params,
-                 2.0 * m.num_params / 1e6, (4.0 * (bt * C + (double)attention_scratch_floats(o->T)) + pack) / 1e6);
+                 2.0 * m.num_params / 1e6, scratch / 1e6);
         fprintf(stderr,
                 "chirp train: memory: params+grads = 8 B x %zu = %.1f MB, AdamW m,v = %.1f MB%s; "
                 "activations %.1f MB%s; sgemm: %s\n",
                 m.num_params, 8.0 * m.num_params / 1e6, opt_mb, dp.zero ? " (this rank's 1/N: ZeRO-1)" : "",
-                4.0 * acts.num_floats / 1e6, prec == COMPUTE_BF16 ? bf16_mb : "", gemm_backend_name());
+                gpt2_acts_bytes(&m.cfg, o->B, o->T, prec) / 1e6, prec == COMPUTE_BF16 ? bf16_mb : "",
+                gemm_backend_name());
         fprintf(stderr, "chirp train: precision %s (%s)%s%s; CPU %s: %s\n", compute_precision_name(prec), prec_why,
                 prec == COMPUTE_BF16 ? "; bf16 products: " : "", prec == COMPUTE_BF16 ? gemm_bf16_backend_name() : "",
                 cpu_features()->name, cpu_units());
