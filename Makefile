@@ -21,7 +21,9 @@ else
   OPT   := -O3 -march=native -g
 endif
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -fopenmp -Isrc -MMD -MP
+# -fno-math-errno: sqrtf and friends may then vectorise (AdamW's update);
+# chirp never reads errno after a math call, and the results are the same.
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -fno-math-errno -fopenmp -Isrc -MMD -MP
 LDFLAGS += $(OPT) -fopenmp -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR)
 LDLIBS  := -lopenblas -ldnnl -ljansson -lutf8proc -lsqlite3 -lmicrohttpd -lzip -lz -ldivsufsort -ldivsufsort64 -lm -lpthread
 

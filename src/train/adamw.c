@@ -47,8 +47,15 @@ void grad_sq_chunks(const float *grads, size_t lo, size_t hi, double *partial) {
 #pragma omp parallel for schedule(static)
     for (size_t c = c0; c < c1; c++) {
         size_t a = c * GRAD_NORM_CHUNK, b = a + GRAD_NORM_CHUNK < hi ? a + GRAD_NORM_CHUNK : hi;
-        double s = 0.0;
-        for (size_t i = a; i < b; i++) s += (double)grads[i] * grads[i];
+        /* Eight running sums, so the loop is not one chain of dependent
+         * adds; added up in a fixed order, so the result does not depend
+         * on the machine's vector width. */
+        double lane[8] = {0};
+        size_t i = a;
+        for (; i + 8 <= b; i += 8)
+            for (int k = 0; k < 8; k++) lane[k] += (double)grads[i + k] * grads[i + k];
+        double s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+        for (; i < b; i++) s += (double)grads[i] * grads[i];
         partial[c] = s;
     }
 }
