@@ -100,7 +100,7 @@ typedef struct {
 } AttCtx;
 static double att_loss(void *p) {
     AttCtx *c = p;
-    attention_forward(COMPUTE_FP32, c->out, c->att, NULL, c->qkv, Bq, Tq, C, H);
+    attention_forward(COMPUTE_FP32, c->out, c->att, NULL, (Operand){c->qkv, NULL}, Bq, Tq, C, H);
     return dot(c->out, c->R, Bq * Tq * C);
 }
 static void test_attention_grad(void **state) {
@@ -111,7 +111,8 @@ static void test_attention_grad(void **state) {
     att_loss(&c);
     float dqkv[Bq * Tq * 3 * C];
     float *scratch = malloc(attention_scratch_floats(Tq) * sizeof(float));
-    attention_backward(COMPUTE_FP32, dqkv, c.R, c.qkv, c.att, scratch, NULL, Bq, Tq, C, H);
+    attention_backward(COMPUTE_FP32, dqkv, (Operand){c.R, NULL}, (Operand){c.qkv, NULL}, c.att, scratch, NULL, Bq, Tq,
+                       C, H);
     check("attention dqkv", c.qkv, dqkv, sizeof c.qkv / 4, att_loss, &c);
     /* causality: the output at t=0 must not depend on later positions */
     float before = c.out[0];

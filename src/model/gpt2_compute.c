@@ -14,7 +14,14 @@
  * V = 50257) rather than [B*T, V] (411 MB at B8 T256). */
 #define HEAD_ROWS 128
 
+/* A bf16 unit runs the head's [128, V] x [V, C] products at 60-75% of
+ * its speed on larger ones (AMX, 2 cores: 720 against 1330 GFLOP/s at
+ * V = 50257, C = 768); 256 rows run near its peak and keep the chunk at
+ * 6 B x 256 x V (77 MB at V = 50257). fp32 keeps 128, and its numbers. */
+#define HEAD_ROWS_BF16 256
+
 static size_t head_rows(size_t N) { return N < HEAD_ROWS ? N : HEAD_ROWS; }
+static size_t head_rows_bf16(size_t N) { return N < HEAD_ROWS_BF16 ? N : HEAD_ROWS_BF16; }
 
 size_t gpt2_acts_floats(const Gpt2Config *cfg, int B, int T) {
     size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd, H = (size_t)cfg->n_head, V = (size_t)cfg->vocab_size;
@@ -76,35 +83,42 @@ int gpt2_acts_init(Gpt2Acts *a, const Gpt2Config *cfg, int B, int T) {
     return 0;
 }
 
-/* The bf16 bits' sizes, in gpt2_acts_set_precision's order. */
-static void bf16_sizes(const Gpt2Config *cfg, int B, int T, size_t n[8]) {
+/* The bf16 buffers, in this order: the activations stored as bits (their
+ * floats left untouched), then the head's chunk and the gradients. */
+enum { B16_LN1, B16_QKV, B16_ATTY, B16_LN2, B16_FCH_GELU, B16_LNF, B16_HEAD, B16_DRES, B16_DBIG, B16_COUNT };
+
+static void bf16_sizes(const Gpt2Config *cfg, int B, int T, size_t n[B16_COUNT]) {
     size_t L = (size_t)cfg->n_layer, C = (size_t)cfg->n_embd, N = (size_t)B * T;
-    size_t sizes[8] = {L * N * C, L * N * C, L * N * C, L * N * 4 * C, N * C, head_rows(N) * cfg->vocab_size,
-                       N * C,     N * 4 * C};
-    memcpy(n, sizes, sizeof sizes);
+    n[B16_LN1] = n[B16_ATTY] = n[B16_LN2] = L * N * C;
+    n[B16_QKV] = L * N * 3 * C;
+    n[B16_FCH_GELU] = L * N * 4 * C;
+    n[B16_LNF] = n[B16_DRES] = N * C;
+    n[B16_HEAD] = head_rows_bf16(N) * cfg->vocab_size;
+    n[B16_DBIG] = N * 4 * C;
 }
 
 size_t gpt2_acts_bytes(const Gpt2Config *cfg, int B, int T, ComputePrecision prec) {
     size_t floats = gpt2_acts_floats(cfg, B, T);
     if (prec != COMPUTE_BF16) return floats * sizeof(float);
-    size_t n[8], bits = 0;
+    size_t n[B16_COUNT], bits = attention_scratch16(T), untouched = head_rows((size_t)B * T) * cfg->vocab_size;
     bf16_sizes(cfg, B, T, n);
-    for (int i = 0; i < 8; i++) bits += n[i];
-    size_t untouched = n[0] + n[1] + n[2] + n[3] + n[4]; /* ln1, atty, ln2, fch_gelu, lnf as floats */
-    return (floats - untouched + attention_scratch_floats(T)) * sizeof(float) + bits * sizeof(uint16_t);
+    for (int i = 0; i < B16_COUNT; i++) bits += n[i];
+    for (int i = 0; i <= B16_LNF; i++) untouched += n[i];
+    return (floats - untouched + n[B16_HEAD]) * sizeof(float) + bits * sizeof(uint16_t); /* + head_bf16 */
 }
 
 void gpt2_acts_set_precision(Gpt2Acts *a, const Gpt2Config *cfg, ComputePrecision prec) {
     a->prec = prec;
     if (prec != COMPUTE_BF16 || a->buf16) return;
-    size_t n[8], total = 0;
+    size_t n[B16_COUNT], total = 0;
     bf16_sizes(cfg, a->B, a->T, n);
-    for (int i = 0; i < 8; i++) total += n[i];
+    for (int i = 0; i < B16_COUNT; i++) total += n[i];
     uint16_t *p = a->buf16 = xmalloc(total * sizeof(uint16_t));
-    uint16_t **field[8] = {&a->ln1_16, &a->atty16, &a->ln2_16, &a->fch_gelu16,
-                           &a->lnf16,  &a->head16, &a->dres16, &a->dbig16};
-    for (int i = 0; i < 8; i++) *field[i] = p, p += n[i];
-    a->datt_bf16 = xmalloc(attention_scratch_floats(a->T) * sizeof(float));
+    uint16_t **field[B16_COUNT] = {&a->ln1_16, &a->qkv16,  &a->atty16, &a->ln2_16, &a->fch_gelu16,
+                                   &a->lnf16,  &a->head16, &a->dres16, &a->dbig16};
+    for (int i = 0; i < B16_COUNT; i++) *field[i] = p, p += n[i];
+    a->head_bf16 = xmalloc(n[B16_HEAD] * sizeof(float));
+    a->datt16 = xmalloc(attention_scratch16(a->T) * sizeof(uint16_t));
 }
 
 /* The bf16 copy of the parameters at p (a pointer into param_buf): what
@@ -121,12 +135,6 @@ static const uint16_t *bf16_twin(const Gpt2Model *m, const Gpt2Acts *a, const fl
 /* A weight matrix as a product's operand. */
 static Operand weight(const Gpt2Model *m, const Gpt2Acts *a, const float *p) {
     return (Operand){p, bf16_twin(m, a, p)};
-}
-
-/* In bf16 mode, attention's operands are rounded where they are made
- * (q, k, v and dO: attention multiplies floats holding bf16 values). */
-static void to_bf16(const Gpt2Acts *a, float *x, size_t n) {
-    if (a->prec == COMPUTE_BF16) bf16_round_array(x, x, n);
 }
 
 /* A stored operand at element off: its floats in fp32 mode, its bits in
@@ -156,7 +164,8 @@ static Operand grad_operand(const Gpt2Acts *a, const float *g, uint16_t *bits, s
 void gpt2_acts_destroy(Gpt2Acts *a) {
     free(a->buf);
     free(a->buf16);
-    free(a->datt_bf16);
+    free(a->datt16);
+    free(a->head_bf16);
     free(a->logits);
     free(a->inputs);
     free(a->targets);
@@ -175,16 +184,17 @@ static void forward_body(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs)
     encoder_forward(a->encoded, inputs, w->wte, w->wpe, B, T, C);
     for (int l = 0; l < L; l++) {
         const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * NC;
-        float *qkv = a->qkv + l * NC * 3, *att = a->att + (size_t)l * B * H * T * T;
+        float *att = a->att + (size_t)l * B * H * T * T;
         float *res2 = a->res2 + l * NC, *fch = a->fch + l * NC * 4, *res3 = a->res3 + l * NC;
         const float *wqkv = w->qkvw + (size_t)l * C * 3 * C, *wproj = w->attprojw + (size_t)l * C * C;
         const float *wfc = w->fcw + (size_t)l * C * 4 * C, *wfcproj = w->fcprojw + (size_t)l * 4 * C * C;
         layernorm_forward(operand_out(a, a->ln1 + l * NC), a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, x,
                           w->ln1w + l * C, w->ln1b + l * C, N, C, cfg->ln_eps);
         Operand ln1 = store_operand(a, a->ln1, a->ln1_16, l * NC, NC);
-        matmul_forward(pr, qkv, ln1, weight(m, a, wqkv), w->qkvb + (size_t)l * 3 * C, N, C, 3 * C, 0);
-        to_bf16(a, qkv, NC * 3);
-        attention_forward(pr, operand_out(a, a->atty + l * NC), att, a->datt, qkv, B, T, C, H);
+        matmul_forward(pr, operand_out(a, a->qkv + l * NC * 3), ln1, weight(m, a, wqkv), w->qkvb + (size_t)l * 3 * C, N,
+                       C, 3 * C, 0);
+        Operand qkv = store_operand(a, a->qkv, a->qkv16, l * NC * 3, NC * 3);
+        attention_forward(pr, operand_out(a, a->atty + l * NC), att, a->datt16, qkv, B, T, C, H);
         Operand atty = store_operand(a, a->atty, a->atty16, l * NC, NC);
         memcpy(res2, x, NC * sizeof(float));
         matmul_forward(pr, res2, atty, weight(m, a, wproj), w->attprojb + l * C, N, C, C, 1);
@@ -214,17 +224,18 @@ static float head_loss(const Gpt2Model *m, Gpt2Acts *a, const int32_t *targets, 
     int count = 0;
     for (int n = 0; n < N; n++) count += targets[n] >= 0;
     float dscale = g && count > 0 ? grad_scale / (float)count : 0.0f;
-    int R = (int)head_rows((size_t)N);
+    int bf16 = a->prec == COMPUTE_BF16, R = (int)(bf16 ? head_rows_bf16((size_t)N) : head_rows((size_t)N));
+    float *head = bf16 ? a->head_bf16 : a->head;
     for (int r0 = 0; r0 < N; r0 += R) {
         int rn = N - r0 < R ? N - r0 : R;
         Operand lnf = saved(a, a->lnf, a->lnf16, (size_t)r0 * C);
-        gemm_operands(a->prec, 0, 1, rn, V, C, lnf, C, wte, C, 0.0f, a->head, V);
-        crossentropy_forward_backward(a->head, a->losses + r0, targets + r0, rn, V, dscale);
+        gemm_operands(a->prec, 0, 1, rn, V, C, 1.0f, lnf, C, wte, C, 0.0f, head, V);
+        crossentropy_forward_backward(head, a->losses + r0, targets + r0, rn, V, dscale);
         if (!g || dscale == 0.0f) continue;
-        Operand dlogits = grad_operand(a, a->head, a->head16, (size_t)rn * V);
+        Operand dlogits = grad_operand(a, head, a->head16, (size_t)rn * V);
         /* dlnf = dlogits @ wte, dwte += dlogits^T @ lnf */
-        gemm_operands(a->prec, 0, 0, rn, C, V, dlogits, V, wte, C, 0.0f, a->dsmall + (size_t)r0 * C, C);
-        gemm_operands(a->prec, 1, 0, V, C, rn, dlogits, V, lnf, C, 1.0f, g->wte, C);
+        gemm_operands(a->prec, 0, 0, rn, C, V, 1.0f, dlogits, V, wte, C, 0.0f, a->dsmall + (size_t)r0 * C, C);
+        gemm_operands(a->prec, 1, 0, V, C, rn, 1.0f, dlogits, V, lnf, C, 1.0f, g->wte, C);
     }
     if (has_grads) *has_grads = dscale != 0.0f;
     /* Mean in double, then one rounding: within an ulp of torch's mean. */
@@ -239,7 +250,7 @@ float gpt2_forward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs, const
     /* Logits wanted: the whole [B*T, V], allocated on first use. */
     int C = m->cfg.n_embd, V = m->cfg.vocab_size, N = a->B * a->T;
     if (!a->logits) a->logits = xmalloc((size_t)N * V * sizeof(float));
-    gemm_operands(a->prec, 0, 1, N, V, C, saved(a, a->lnf, a->lnf16, 0), C, weight(m, a, m->params.wte), C, 0.0f,
+    gemm_operands(a->prec, 0, 1, N, V, C, 1.0f, saved(a, a->lnf, a->lnf16, 0), C, weight(m, a, m->params.wte), C, 0.0f,
                   a->logits, V);
     return 0.0f;
 }
@@ -294,7 +305,7 @@ float gpt2_forward_backward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inpu
     if (ready) ready(ctx, 0);
     for (int l = L - 1; l >= 0; l--) {
         const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * NC;
-        float *qkv = a->qkv + l * NC * 3, *att = a->att + (size_t)l * B * H * T * T;
+        float *att = a->att + (size_t)l * B * H * T * T;
         float *res2 = a->res2 + l * NC, *fch = a->fch + l * NC * 4;
         const float *wqkv = w->qkvw + (size_t)l * C * 3 * C, *wproj = w->attprojw + (size_t)l * C * C;
         const float *wfc = w->fcw + (size_t)l * C * 4 * C, *wfcproj = w->fcprojw + (size_t)l * 4 * C * C;
@@ -314,8 +325,9 @@ float gpt2_forward_backward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inpu
         dres = grad_operand(a, a->dres, a->dres16, NC);
         matmul_backward(pr, a->dsmall, g.attprojw + (size_t)l * C * C, g.attprojb + l * C, dres,
                         saved(a, a->atty, a->atty16, l * NC), weight(m, a, wproj), N, C, C);
-        to_bf16(a, a->dsmall, NC);
-        attention_backward(pr, a->dbig, a->dsmall, qkv, att, a->datt, a->datt_bf16, B, T, C, H);
+        Operand datty = grad_operand(a, a->dsmall, a->dbig16, NC);
+        attention_backward(pr, a->dbig, datty, saved(a, a->qkv, a->qkv16, l * NC * 3), att, a->datt, a->datt16, B, T, C,
+                           H);
         Operand dqkv = grad_operand(a, a->dbig, a->dbig16, NC * 3);
         matmul_backward(pr, a->dsmall, g.qkvw + (size_t)l * C * 3 * C, g.qkvb + (size_t)l * 3 * C, dqkv,
                         saved(a, a->ln1, a->ln1_16, l * NC), weight(m, a, wqkv), N, C, 3 * C);

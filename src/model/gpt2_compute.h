@@ -43,17 +43,19 @@ typedef struct Gpt2Acts {
     float *dbig;   /* [BT, 4C] */
     float *datt;   /* attention_scratch_floats(T) */
     /* bf16 mode only (gpt2_acts_set_precision): what feeds nothing but
-     * matrix products, as bf16 bits. ln1, atty, ln2, fch_gelu and lnf
-     * above then stay untouched (so cost no RSS): their producers write
+     * matrix products, as bf16 bits. ln1, qkv, atty, ln2, fch_gelu and lnf
+     * above (and head) then stay untouched (so cost no RSS): their producers write
      * into dbig, free during the forward, and are converted from there. */
     uint16_t *buf16;
     uint16_t *ln1_16, *atty16, *ln2_16; /* [L, BT, C] */
+    uint16_t *qkv16;                    /* [L, BT, 3C] */
     uint16_t *fch_gelu16;               /* [L, BT, 4C] */
     uint16_t *lnf16;                    /* [BT, C] */
-    uint16_t *head16;                   /* [min(BT, 128), V]: a chunk's logit gradient */
+    uint16_t *head16;                   /* [min(BT, 256), V]: a chunk's logit gradient */
     uint16_t *dres16;                   /* [BT, C]: the residual gradient */
     uint16_t *dbig16;                   /* [BT, 4C]: dbig */
-    float *datt_bf16;                   /* attention_scratch_floats(T): rounded probabilities */
+    float *head_bf16;                   /* [min(BT, 256), V]: head's chunk, larger for the bf16 unit */
+    uint16_t *datt16;                   /* attention_scratch16(T): P and dS rounded, per thread */
     int32_t *inputs;                    /* [BT] copies of the batch */
     int32_t *targets;                   /* [BT] */
 } Gpt2Acts;

@@ -39,6 +39,11 @@ typedef struct {
     const uint16_t *bf16;
 } Operand;
 
+/* The operand from element off on. */
+static inline Operand operand_at(Operand o, size_t off) {
+    return (Operand){o.f32 ? o.f32 + off : NULL, o.bf16 ? o.bf16 + off : NULL};
+}
+
 /* out[N,OC] = inp[N,IC] @ w[IC,OC] + b (+ out if accumulate: out holds a
  * residual that the projection is added to, which fuses the residual add). */
 void matmul_forward(ComputePrecision prec, float *out, Operand inp, Operand w, const float *b, int N, int IC, int OC,
@@ -50,19 +55,18 @@ void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, O
 
 /* gemm() over operands: gemm_bf16 on the bits in bf16 mode, else fp32
  * gemm on the floats. */
-void gemm_operands(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, Operand A, int lda, Operand B,
-                   int ldb, float beta, float *C, int ldc);
+void gemm_operands(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, float alpha, Operand A,
+                   int lda, Operand B, int ldb, float beta, float *C, int ldc);
 
 /* Causal self-attention. qkv [B,T,3C] (q|k|v, heads inside), out [B,T,C],
- * att [B,H,T,T] softmax probabilities kept for the backward. scratch:
- * attention_scratch_floats(T), used in bf16 mode only (qkv then holds
- * bf16 values). */
-void attention_forward(ComputePrecision prec, float *out, float *att, float *scratch, const float *qkv, int B, int T,
+ * att [B,H,T,T] softmax probabilities (fp32) kept for the backward.
+ * scratch16: attention_scratch16(T) bf16 values, used in bf16 mode only. */
+void attention_forward(ComputePrecision prec, float *out, float *att, uint16_t *scratch16, Operand qkv, int B, int T,
                        int C, int H);
-/* dqkv overwritten. scratch: attention_scratch_floats(T); scratch_bf16
- * the same again in bf16 mode (dout then holds bf16 values), else unused. */
-void attention_backward(ComputePrecision prec, float *dqkv, const float *dout, const float *qkv, const float *att,
-                        float *scratch, float *scratch_bf16, int B, int T, int C, int H);
+/* dqkv overwritten (fp32); dout [B,T,C]. scratch: attention_scratch_floats(T);
+ * scratch16 as above. */
+void attention_backward(ComputePrecision prec, float *dqkv, Operand dout, Operand qkv, const float *att, float *scratch,
+                        uint16_t *scratch16, int B, int T, int C, int H);
 
 /* GELU, tanh approximation ("gelu_new"). */
 void gelu_forward(float *out, const float *inp, size_t n);
@@ -80,7 +84,9 @@ void gelu_backward_bf16(uint16_t *dinp, const float *inp, const float *dout, siz
  * is dscale * sum of the unmasked row losses. */
 void crossentropy_forward_backward(float *logits, float *losses, const int32_t *targets, int N, int V, float dscale);
 
-/* Scratch floats attention_backward needs for the current thread count. */
+/* Scratch floats attention_backward needs for the current thread count,
+ * and the bf16 values both directions need in bf16 mode. */
 size_t attention_scratch_floats(int T);
+size_t attention_scratch16(int T);
 
 #endif

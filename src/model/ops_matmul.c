@@ -20,10 +20,10 @@
 #pragma clang diagnostic ignored "-Wpass-failed"
 #endif
 
-void gemm_operands(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, Operand A, int lda, Operand B,
-                   int ldb, float beta, float *C, int ldc) {
-    if (prec == COMPUTE_BF16) gemm_bf16(trans_a, trans_b, M, N, K, 1.0f, A.bf16, lda, B.bf16, ldb, beta, C, ldc);
-    else gemm(COMPUTE_FP32, trans_a, trans_b, M, N, K, 1.0f, A.f32, lda, B.f32, ldb, beta, C, ldc);
+void gemm_operands(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, float alpha, Operand A,
+                   int lda, Operand B, int ldb, float beta, float *C, int ldc) {
+    if (prec == COMPUTE_BF16) gemm_bf16(trans_a, trans_b, M, N, K, alpha, A.bf16, lda, B.bf16, ldb, beta, C, ldc);
+    else gemm(COMPUTE_FP32, trans_a, trans_b, M, N, K, alpha, A.f32, lda, B.f32, ldb, beta, C, ldc);
 }
 
 void matmul_forward(ComputePrecision prec, float *out, Operand inp, Operand w, const float *b, int N, int IC, int OC,
@@ -38,13 +38,13 @@ void matmul_forward(ComputePrecision prec, float *out, Operand inp, Operand w, c
         }
     }
     float beta = (b || accumulate) ? 1.0f : 0.0f;
-    gemm_operands(prec, 0, 0, N, OC, IC, inp, IC, w, OC, beta, out, OC);
+    gemm_operands(prec, 0, 0, N, OC, IC, 1.0f, inp, IC, w, OC, beta, out, OC);
 }
 
 void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, Operand dout, Operand inp, Operand w,
                      int N, int IC, int OC) {
-    if (dinp) gemm_operands(prec, 0, 1, N, IC, OC, dout, OC, w, OC, 0.0f, dinp, IC);
-    gemm_operands(prec, 1, 0, IC, OC, N, inp, IC, dout, OC, 1.0f, dw, OC);
+    if (dinp) gemm_operands(prec, 0, 1, N, IC, OC, 1.0f, dout, OC, w, OC, 0.0f, dinp, IC);
+    gemm_operands(prec, 1, 0, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dw, OC);
     if (db) {
         /* Column sums: threads own column ranges; rows summed in order. */
 #pragma omp parallel
