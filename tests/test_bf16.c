@@ -181,7 +181,7 @@ static void check_native_case(int ta, int tb, int M, int N, int K, float alpha, 
     for (int native_ok = 1; native_ok >= 0; native_ok--) {
         memcpy(bits, c0, nc * sizeof(float));
         gemm_bf16_allow_native(native_ok);
-        gemm_bf16(ta, tb, M, N, K, alpha, a16, lda, b16, ldb, beta, bits, ldc);
+        gemm_bf16(ta, tb, M, N, K, alpha, a16, lda, b16, ldb, NULL, beta, bits, ldc);
         assert_memory_equal(bits, native_ok ? native : fallback, nc * sizeof(float));
     }
     gemm_bf16_allow_native(1);

@@ -13,7 +13,7 @@ static int bf16_native_allowed = 1;
 void gemm(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc) {
     if (prec == COMPUTE_BF16 && gemm_bf16_is_native() &&
-        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, NULL, lda, B, NULL, ldb, beta, C, ldc) == 0)
+        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, NULL, lda, B, NULL, ldb, NULL, beta, C, ldc) == 0)
         return;
     /* fp32, or bf16-valued operands without a bf16 unit: their products
      * are exact in fp32, so sgemm computes bf16 mixed precision's result
@@ -43,11 +43,17 @@ static const float *widen(Widened *w, const uint16_t *x, int rows, int cols, int
     return dst;
 }
 
-void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
-               const uint16_t *B, int ldb, float beta, float *C, int ldc) {
+void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda, const uint16_t *B,
+               int ldb, const float *bias, float beta, float *C, int ldc) {
     if (gemm_bf16_is_native() &&
-        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, NULL, A, lda, NULL, B, ldb, beta, C, ldc) == 0)
+        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, NULL, A, lda, NULL, B, ldb, bias, beta, C, ldc) == 0)
         return;
+    if (bias) { /* into C first: C = bias (+ C), then the product on top */
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? bias[j] : beta * C[(size_t)i * ldc + j] + bias[j];
+        beta = 1.0f;
+    }
     int a_rows = trans_a ? K : M, a_cols = trans_a ? M : K;
     int b_rows = trans_b ? N : K, b_cols = trans_b ? K : N;
     const float *a = widen(&widened_a, A, a_rows, a_cols, lda);

@@ -27,9 +27,11 @@ void gemm(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, 
 /* gemm(COMPUTE_BF16, ...) with A and B given as bf16 bits (bf16.h)
  * instead of bf16-valued floats: the weights' bf16 copy and the
  * activations the model stores in bf16, which a bf16 unit reads as they
- * are. The same result as gemm() over the widened values. */
-void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
-               const uint16_t *B, int ldb, float beta, float *C, int ldc);
+ * are. The same result as gemm() over the widened values. bias, when not
+ * NULL, is [N] floats added to every row of the product (a linear
+ * layer's bias, which the unit adds as it writes C). */
+void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda, const uint16_t *B,
+               int ldb, const float *bias, float beta, float *C, int ldc);
 
 /* Threads the backend may use (the OpenMP team's size). */
 void gemm_set_threads(int n);

@@ -18,9 +18,11 @@ const char *openblas_better_coretype(void);
  * oneDNN has none that uses AMX or AVX512_BF16 (or CHIRP_NO_ONEDNN is
  * set). onednn_bf16_gemm returns 0, or -1 (C untouched) where it could
  * not run the product. Each of A and B comes as bf16-valued floats (A)
- * or as bf16 bits (A16); the other is NULL. */
+ * or as bf16 bits (A16); the other is NULL. bias: [N] or NULL, as in
+ * gemm_bf16. */
 const char *onednn_bf16_kernel(void);
 int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, const uint16_t *A16,
-                     int lda, const float *B, const uint16_t *B16, int ldb, float beta, float *C, int ldc);
+                     int lda, const float *B, const uint16_t *B16, int ldb, const float *bias, float beta, float *C,
+                     int ldc);
 
 #endif

@@ -5,8 +5,8 @@
  * on OpenBLAS.
  *
  * The API used is oneDNN 2.6's C API (Debian's libdnnl-dev), kept to one
- * primitive: matmul, with output scales for alpha and a sum post-op for
- * beta. A move to 3.x touches this file only.
+ * primitive: matmul, with output scales for alpha, a sum post-op for
+ * beta and its bias input for a linear layer's bias. A move to 3.x touches this file only.
  *
  * Operands come as bf16 bits (gemm_bf16: the model's weights and the
  * activations it stores in bf16), read where they are, or as floats that
@@ -32,14 +32,14 @@
  * primitive, so the thread count is part of the key: 1 inside a parallel
  * region (the attention's threads), else the team's size. */
 typedef struct {
-    int ta, tb, M, N, K, lda, ldb, ldc, threads;
+    int ta, tb, M, N, K, lda, ldb, ldc, threads, bias;
     float alpha, beta;
 } ShapeKey;
 
 typedef struct {
     ShapeKey key;
     dnnl_primitive_t prim;
-    dnnl_memory_desc_t a_md, b_md, c_md, scratch_md;
+    dnnl_memory_desc_t a_md, b_md, bias_md, c_md, scratch_md;
     size_t scratch_bytes;
 } CachedMatmul;
 
@@ -86,8 +86,10 @@ static int matmul_create(const ShapeKey *key, CachedMatmul *out, const char **im
     md_init(&out->a_md, key->M, key->K, key->ta, key->lda, dnnl_bf16);
     md_init(&out->b_md, key->K, key->N, key->tb, key->ldb, dnnl_bf16);
     md_init(&out->c_md, key->M, key->N, 0, key->ldc, dnnl_f32);
+    md_init(&out->bias_md, 1, key->N, 0, key->N, dnnl_f32);
     dnnl_matmul_desc_t desc;
-    if (dnnl_matmul_desc_init(&desc, &out->a_md, &out->b_md, NULL, &out->c_md) != dnnl_success) return -1;
+    if (dnnl_matmul_desc_init(&desc, &out->a_md, &out->b_md, key->bias ? &out->bias_md : NULL, &out->c_md) != dnnl_success)
+        return -1;
     dnnl_primitive_attr_t attr;
     if (dnnl_primitive_attr_create(&attr) != dnnl_success) return -1;
     dnnl_post_ops_t post = NULL;
@@ -118,7 +120,7 @@ static int matmul_create(const ShapeKey *key, CachedMatmul *out, const char **im
 static void init(void) {
     if (getenv("CHIRP_NO_ONEDNN")) return;
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return;
-    ShapeKey probe = {0, 0, 64, 64, 64, 64, 64, 64, 1, 1.0f, 0.0f};
+    ShapeKey probe = {0, 0, 64, 64, 64, 64, 64, 64, 1, 0, 1.0f, 0.0f};
     CachedMatmul m;
     const char *impl = NULL;
     if (matmul_create(&probe, &m, &impl) != 0) return;
@@ -172,7 +174,8 @@ static const uint16_t *operand_bits(ThreadBuf *buf, const float *f, const uint16
 }
 
 int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, const uint16_t *A16,
-                     int lda, const float *B, const uint16_t *B16, int ldb, float beta, float *C, int ldc) {
+                     int lda, const float *B, const uint16_t *B16, int ldb, const float *bias, float beta, float *C,
+                     int ldc) {
     if (!onednn_bf16_kernel() || M <= 0 || N <= 0 || K <= 0) return -1;
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     /* As stored: A is [M, K], or [K, M] when transposed; B likewise. */
@@ -181,7 +184,7 @@ int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
     const uint16_t *a16 = operand_bits(&buf_a, A, A16, a_rows, a_cols, &lda);
     const uint16_t *b16 = operand_bits(&buf_b, B, B16, b_rows, b_cols, &ldb);
     if (!a16 || !b16) return -1;
-    ShapeKey key = {trans_a != 0, trans_b != 0, M, N, K, lda, ldb, ldc, threads, alpha, beta};
+    ShapeKey key = {trans_a != 0, trans_b != 0, M, N, K, lda, ldb, ldc, threads, bias != NULL, alpha, beta};
     const CachedMatmul *mm = cache_find_or_create(&key);
     if (!mm) return -1;
     if (!thread_stream && dnnl_stream_create(&thread_stream, engine, dnnl_stream_default_flags) != dnnl_success) {
@@ -191,20 +194,25 @@ int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
     void *scratch = buf_reserve(&buf_scratch, mm->scratch_bytes ? mm->scratch_bytes : 1);
     if (!scratch) return -1;
 
-    dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL;
+    dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL, mbias = NULL;
     int ok = dnnl_memory_create(&ma, &mm->a_md, engine, (void *)a16) == dnnl_success &&
              dnnl_memory_create(&mb, &mm->b_md, engine, (void *)b16) == dnnl_success &&
              dnnl_memory_create(&mc, &mm->c_md, engine, C) == dnnl_success &&
-             dnnl_memory_create(&ms, &mm->scratch_md, engine, scratch) == dnnl_success;
+             dnnl_memory_create(&ms, &mm->scratch_md, engine, scratch) == dnnl_success &&
+             (!bias || dnnl_memory_create(&mbias, &mm->bias_md, engine, (void *)bias) == dnnl_success);
     if (ok) {
-        dnnl_exec_arg_t args[4] = {
-            {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}};
-        ok = dnnl_primitive_execute(mm->prim, thread_stream, 4, args) == dnnl_success &&
+        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ma},
+                                   {DNNL_ARG_WEIGHTS, mb},
+                                   {DNNL_ARG_DST, mc},
+                                   {DNNL_ARG_SCRATCHPAD, ms},
+                                   {DNNL_ARG_BIAS, mbias}};
+        ok = dnnl_primitive_execute(mm->prim, thread_stream, bias ? 5 : 4, args) == dnnl_success &&
              dnnl_stream_wait(thread_stream) == dnnl_success;
     }
     if (ma) dnnl_memory_destroy(ma);
     if (mb) dnnl_memory_destroy(mb);
     if (mc) dnnl_memory_destroy(mc);
     if (ms) dnnl_memory_destroy(ms);
+    if (mbias) dnnl_memory_destroy(mbias);
     return ok ? 0 : -1;
 }

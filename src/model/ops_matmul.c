@@ -22,12 +22,16 @@
 
 void gemm_operands(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, float alpha, Operand A,
                    int lda, Operand B, int ldb, float beta, float *C, int ldc) {
-    if (prec == COMPUTE_BF16) gemm_bf16(trans_a, trans_b, M, N, K, alpha, A.bf16, lda, B.bf16, ldb, beta, C, ldc);
+    if (prec == COMPUTE_BF16) gemm_bf16(trans_a, trans_b, M, N, K, alpha, A.bf16, lda, B.bf16, ldb, NULL, beta, C, ldc);
     else gemm(COMPUTE_FP32, trans_a, trans_b, M, N, K, alpha, A.f32, lda, B.f32, ldb, beta, C, ldc);
 }
 
 void matmul_forward(ComputePrecision prec, float *out, Operand inp, Operand w, const float *b, int N, int IC, int OC,
                     int accumulate) {
+    if (prec == COMPUTE_BF16) { /* the bias goes in as the product is written */
+        gemm_bf16(0, 0, N, OC, IC, 1.0f, inp.bf16, IC, w.bf16, OC, b, accumulate ? 1.0f : 0.0f, out, OC);
+        return;
+    }
     if (b) {
 #pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++) {
