@@ -51,7 +51,7 @@ typedef struct {
 } LnCtx;
 static double ln_loss(void *p) {
     LnCtx *c = p;
-    layernorm_forward(c->out, c->mean, c->rstd, c->x, c->w, c->b, N, C, 1e-5f);
+    layernorm_forward(c->out, NULL, c->mean, c->rstd, c->x, c->w, c->b, N, C, 1e-5f);
     return dot(c->out, c->R, N * C);
 }
 static void test_layernorm_grad(void **state) {
@@ -156,7 +156,7 @@ typedef struct {
 static double ce_loss(void *p) {
     CeCtx *c = p;
     memcpy(c->work, c->logits, sizeof c->work);
-    crossentropy_forward_backward(c->work, c->losses, c->tg, N, V, 0.0f);
+    crossentropy_forward_backward(c->work, NULL, c->losses, c->tg, N, V, 0.0f);
     double s = 0;
     for (int i = 0; i < N; i++) s += c->losses[i];
     return s / 5; /* 5 unmasked rows */
@@ -169,7 +169,7 @@ static void test_crossentropy_grad(void **state) {
     c.tg[3] = -1; /* masked */
     float g[N * V];
     memcpy(g, c.logits, sizeof g);
-    crossentropy_forward_backward(g, c.losses, c.tg, N, V, 1.0f / 5);
+    crossentropy_forward_backward(g, NULL, c.losses, c.tg, N, V, 1.0f / 5);
     check("crossentropy dlogits", c.logits, g, N * V, ce_loss, &c);
     for (int v = 0; v < V; v++) assert_true(g[3 * V + v] == 0.0f);
 }

@@ -13,7 +13,7 @@ static int bf16_native_allowed = 1;
 void gemm(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc) {
     if (prec == COMPUTE_BF16 && gemm_bf16_is_native() &&
-        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, NULL, lda, B, NULL, ldb, NULL, beta, C, ldc) == 0)
+        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, NULL, lda, B, NULL, ldb, NULL, beta, C, ldc, 0) == 0)
         return;
     /* fp32, or bf16-valued operands without a bf16 unit: their products
      * are exact in fp32, so sgemm computes bf16 mixed precision's result
@@ -43,15 +43,16 @@ static const float *widen(Widened *w, const uint16_t *x, int rows, int cols, int
     return dst;
 }
 
-void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda, const uint16_t *B,
-               int ldb, const float *bias, float beta, float *C, int ldc) {
+void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
+               const uint16_t *B, int ldb, const float *bias, float beta, float *C, int ldc) {
     if (gemm_bf16_is_native() &&
-        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, NULL, A, lda, NULL, B, ldb, bias, beta, C, ldc) == 0)
+        onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, NULL, A, lda, NULL, B, ldb, bias, beta, C, ldc, 0) == 0)
         return;
     if (bias) { /* into C first: C = bias (+ C), then the product on top */
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? bias[j] : beta * C[(size_t)i * ldc + j] + bias[j];
+            for (int j = 0; j < N; j++)
+                C[(size_t)i * ldc + j] = beta == 0.0f ? bias[j] : beta * C[(size_t)i * ldc + j] + bias[j];
         beta = 1.0f;
     }
     int a_rows = trans_a ? K : M, a_cols = trans_a ? M : K;
@@ -59,6 +60,25 @@ void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const
     const float *a = widen(&widened_a, A, a_rows, a_cols, lda);
     const float *b = widen(&widened_b, B, b_rows, b_cols, ldb);
     openblas_sgemm(trans_a, trans_b, M, N, K, alpha, a, a_cols, b, b_cols, beta, C, ldc);
+}
+
+static _Thread_local Widened widened_c;
+
+void gemm_bf16_to_bf16(int trans_a, int trans_b, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *B,
+                       int ldb, const float *bias, uint16_t *C, int ldc) {
+    if (gemm_bf16_is_native() &&
+        onednn_bf16_gemm(trans_a, trans_b, M, N, K, 1.0f, NULL, A, lda, NULL, B, ldb, bias, 0.0f, C, ldc, 1) == 0)
+        return;
+    size_t n = (size_t)M * N;
+    if (n > widened_c.cap) {
+        free(widened_c.p);
+        widened_c.p = xmalloc(n * sizeof *widened_c.p);
+        widened_c.cap = n;
+    }
+    float *c = widened_c.p;
+    gemm_bf16(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, bias, 0.0f, c, N);
+#pragma omp parallel for schedule(static) if (n > (1u << 16))
+    for (int i = 0; i < M; i++) bf16_from_f32_array(C + (size_t)i * ldc, c + (size_t)i * N, (size_t)N);
 }
 
 void gemm_set_threads(int n) { openblas_set_threads(n); }

@@ -30,8 +30,14 @@ void gemm(ComputePrecision prec, int trans_a, int trans_b, int M, int N, int K, 
  * are. The same result as gemm() over the widened values. bias, when not
  * NULL, is [N] floats added to every row of the product (a linear
  * layer's bias, which the unit adds as it writes C). */
-void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda, const uint16_t *B,
-               int ldb, const float *bias, float beta, float *C, int ldc);
+void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
+               const uint16_t *B, int ldb, const float *bias, float beta, float *C, int ldc);
+
+/* gemm_bf16 with alpha 1 and beta 0 whose C [M, N] (row stride ldc) is
+ * written as bf16 bits, each element rounded once from its fp32 sum (and
+ * bias): for a product whose output only feeds other bf16 products. */
+void gemm_bf16_to_bf16(int trans_a, int trans_b, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *B,
+                       int ldb, const float *bias, uint16_t *C, int ldc);
 
 /* Threads the backend may use (the OpenMP team's size). */
 void gemm_set_threads(int n);

@@ -19,10 +19,10 @@ const char *openblas_better_coretype(void);
  * set). onednn_bf16_gemm returns 0, or -1 (C untouched) where it could
  * not run the product. Each of A and B comes as bf16-valued floats (A)
  * or as bf16 bits (A16); the other is NULL. bias: [N] or NULL, as in
- * gemm_bf16. */
+ * gemm_bf16. C holds floats, or bf16 bits where c_bf16 is set. */
 const char *onednn_bf16_kernel(void);
 int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, const uint16_t *A16,
-                     int lda, const float *B, const uint16_t *B16, int ldb, const float *bias, float beta, float *C,
-                     int ldc);
+                     int lda, const float *B, const uint16_t *B16, int ldb, const float *bias, float beta, void *C,
+                     int ldc, int c_bf16);
 
 #endif

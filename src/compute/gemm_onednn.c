@@ -32,7 +32,7 @@
  * primitive, so the thread count is part of the key: 1 inside a parallel
  * region (the attention's threads), else the team's size. */
 typedef struct {
-    int ta, tb, M, N, K, lda, ldb, ldc, threads, bias;
+    int ta, tb, M, N, K, lda, ldb, ldc, threads, bias, c_bf16;
     float alpha, beta;
 } ShapeKey;
 
@@ -85,10 +85,11 @@ static int matmul_create(const ShapeKey *key, CachedMatmul *out, const char **im
     out->key = *key;
     md_init(&out->a_md, key->M, key->K, key->ta, key->lda, dnnl_bf16);
     md_init(&out->b_md, key->K, key->N, key->tb, key->ldb, dnnl_bf16);
-    md_init(&out->c_md, key->M, key->N, 0, key->ldc, dnnl_f32);
+    md_init(&out->c_md, key->M, key->N, 0, key->ldc, key->c_bf16 ? dnnl_bf16 : dnnl_f32);
     md_init(&out->bias_md, 1, key->N, 0, key->N, dnnl_f32);
     dnnl_matmul_desc_t desc;
-    if (dnnl_matmul_desc_init(&desc, &out->a_md, &out->b_md, key->bias ? &out->bias_md : NULL, &out->c_md) != dnnl_success)
+    if (dnnl_matmul_desc_init(&desc, &out->a_md, &out->b_md, key->bias ? &out->bias_md : NULL, &out->c_md) !=
+        dnnl_success)
         return -1;
     dnnl_primitive_attr_t attr;
     if (dnnl_primitive_attr_create(&attr) != dnnl_success) return -1;
@@ -120,7 +121,7 @@ static int matmul_create(const ShapeKey *key, CachedMatmul *out, const char **im
 static void init(void) {
     if (getenv("CHIRP_NO_ONEDNN")) return;
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return;
-    ShapeKey probe = {0, 0, 64, 64, 64, 64, 64, 64, 1, 0, 1.0f, 0.0f};
+    ShapeKey probe = {0, 0, 64, 64, 64, 64, 64, 64, 1, 0, 0, 1.0f, 0.0f};
     CachedMatmul m;
     const char *impl = NULL;
     if (matmul_create(&probe, &m, &impl) != 0) return;
@@ -174,8 +175,8 @@ static const uint16_t *operand_bits(ThreadBuf *buf, const float *f, const uint16
 }
 
 int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, const uint16_t *A16,
-                     int lda, const float *B, const uint16_t *B16, int ldb, const float *bias, float beta, float *C,
-                     int ldc) {
+                     int lda, const float *B, const uint16_t *B16, int ldb, const float *bias, float beta, void *C,
+                     int ldc, int c_bf16) {
     if (!onednn_bf16_kernel() || M <= 0 || N <= 0 || K <= 0) return -1;
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     /* As stored: A is [M, K], or [K, M] when transposed; B likewise. */
@@ -184,7 +185,8 @@ int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
     const uint16_t *a16 = operand_bits(&buf_a, A, A16, a_rows, a_cols, &lda);
     const uint16_t *b16 = operand_bits(&buf_b, B, B16, b_rows, b_cols, &ldb);
     if (!a16 || !b16) return -1;
-    ShapeKey key = {trans_a != 0, trans_b != 0, M, N, K, lda, ldb, ldc, threads, bias != NULL, alpha, beta};
+    ShapeKey key = {trans_a != 0, trans_b != 0, M,           N,     K,   lda, ldb, ldc,
+                    threads,      bias != NULL, c_bf16 != 0, alpha, beta};
     const CachedMatmul *mm = cache_find_or_create(&key);
     if (!mm) return -1;
     if (!thread_stream && dnnl_stream_create(&thread_stream, engine, dnnl_stream_default_flags) != dnnl_success) {

@@ -143,14 +143,15 @@ static Operand saved(const Gpt2Acts *a, const float *f32, const uint16_t *bits, 
     return a->prec == COMPUTE_BF16 ? (Operand){NULL, bits + off} : (Operand){f32 + off, NULL};
 }
 
-/* Where an activation that only feeds products is written: its float
- * buffer in fp32 mode; in bf16 mode dbig, from which store_operand then
- * converts it into its bits. */
-static float *operand_out(const Gpt2Acts *a, float *f32) { return a->prec == COMPUTE_BF16 ? a->dbig : f32; }
+/* Where an activation that only feeds products is written: its floats
+ * in fp32 mode (floats_at), its bits in bf16 mode (bits_at); the other
+ * is NULL. */
+static float *floats_at(const Gpt2Acts *a, float *f32, size_t off) {
+    return a->prec == COMPUTE_BF16 ? NULL : f32 + off;
+}
 
-static Operand store_operand(const Gpt2Acts *a, const float *f32, uint16_t *bits, size_t off, size_t n) {
-    if (a->prec == COMPUTE_BF16) bf16_from_f32_array(bits + off, a->dbig, n);
-    return saved(a, f32, bits, off);
+static uint16_t *bits_at(const Gpt2Acts *a, uint16_t *bits, size_t off) {
+    return a->prec == COMPUTE_BF16 ? bits + off : NULL;
 }
 
 /* A gradient as a product's operand: in bf16 mode converted into bits
@@ -188,19 +189,25 @@ static void forward_body(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs)
         float *res2 = a->res2 + l * NC, *fch = a->fch + l * NC * 4, *res3 = a->res3 + l * NC;
         const float *wqkv = w->qkvw + (size_t)l * C * 3 * C, *wproj = w->attprojw + (size_t)l * C * C;
         const float *wfc = w->fcw + (size_t)l * C * 4 * C, *wfcproj = w->fcprojw + (size_t)l * 4 * C * C;
-        layernorm_forward(operand_out(a, a->ln1 + l * NC), a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, x,
-                          w->ln1w + l * C, w->ln1b + l * C, N, C, cfg->ln_eps);
-        Operand ln1 = store_operand(a, a->ln1, a->ln1_16, l * NC, NC);
-        matmul_forward(pr, operand_out(a, a->qkv + l * NC * 3), ln1, weight(m, a, wqkv), w->qkvb + (size_t)l * 3 * C, N,
-                       C, 3 * C, 0);
-        Operand qkv = store_operand(a, a->qkv, a->qkv16, l * NC * 3, NC * 3);
-        attention_forward(pr, operand_out(a, a->atty + l * NC), att, a->datt16, qkv, B, T, C, H);
-        Operand atty = store_operand(a, a->atty, a->atty16, l * NC, NC);
+        layernorm_forward(floats_at(a, a->ln1, l * NC), bits_at(a, a->ln1_16, l * NC), a->ln1_mean + (size_t)l * N,
+                          a->ln1_rstd + (size_t)l * N, x, w->ln1w + l * C, w->ln1b + l * C, N, C, cfg->ln_eps);
+        Operand ln1 = saved(a, a->ln1, a->ln1_16, l * NC);
+        if (pr == COMPUTE_BF16) /* q, k, v only feed attention's products: straight to bits */
+            gemm_bf16_to_bf16(0, 0, N, 3 * C, C, ln1.bf16, C, bf16_twin(m, a, wqkv), 3 * C, w->qkvb + (size_t)l * 3 * C,
+                              a->qkv16 + l * NC * 3, 3 * C);
+        else
+            matmul_forward(pr, a->qkv + l * NC * 3, ln1, weight(m, a, wqkv), w->qkvb + (size_t)l * 3 * C, N, C, 3 * C,
+                           0);
+        Operand qkv = saved(a, a->qkv, a->qkv16, l * NC * 3);
+        /* attention's output goes through dbig into bits in bf16 mode */
+        attention_forward(pr, pr == COMPUTE_BF16 ? a->dbig : a->atty + l * NC, att, a->datt16, qkv, B, T, C, H);
+        if (pr == COMPUTE_BF16) bf16_from_f32_array(a->atty16 + l * NC, a->dbig, NC);
+        Operand atty = saved(a, a->atty, a->atty16, l * NC);
         memcpy(res2, x, NC * sizeof(float));
         matmul_forward(pr, res2, atty, weight(m, a, wproj), w->attprojb + l * C, N, C, C, 1);
-        layernorm_forward(operand_out(a, a->ln2 + l * NC), a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N,
-                          res2, w->ln2w + l * C, w->ln2b + l * C, N, C, cfg->ln_eps);
-        Operand ln2 = store_operand(a, a->ln2, a->ln2_16, l * NC, NC);
+        layernorm_forward(floats_at(a, a->ln2, l * NC), bits_at(a, a->ln2_16, l * NC), a->ln2_mean + (size_t)l * N,
+                          a->ln2_rstd + (size_t)l * N, res2, w->ln2w + l * C, w->ln2b + l * C, N, C, cfg->ln_eps);
+        Operand ln2 = saved(a, a->ln2, a->ln2_16, l * NC);
         matmul_forward(pr, fch, ln2, weight(m, a, wfc), w->fcb + (size_t)l * 4 * C, N, C, 4 * C, 0);
         if (pr == COMPUTE_BF16) gelu_forward_bf16(a->fch_gelu16 + l * NC * 4, fch, NC * 4);
         else gelu_forward(a->fch_gelu + l * NC * 4, fch, NC * 4);
@@ -208,9 +215,8 @@ static void forward_body(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inputs)
         memcpy(res3, res2, NC * sizeof(float));
         matmul_forward(pr, res3, fchg, weight(m, a, wfcproj), w->fcprojb + l * C, N, 4 * C, C, 1);
     }
-    layernorm_forward(operand_out(a, a->lnf), a->lnf_mean, a->lnf_rstd, a->res3 + (size_t)(L - 1) * NC, w->lnfw,
-                      w->lnfb, N, C, cfg->ln_eps);
-    store_operand(a, a->lnf, a->lnf16, 0, NC);
+    layernorm_forward(floats_at(a, a->lnf, 0), bits_at(a, a->lnf16, 0), a->lnf_mean, a->lnf_rstd,
+                      a->res3 + (size_t)(L - 1) * NC, w->lnfw, w->lnfb, N, C, cfg->ln_eps);
 }
 
 /* The LM head and the mean cross-entropy over the unmasked targets, a
@@ -230,9 +236,10 @@ static float head_loss(const Gpt2Model *m, Gpt2Acts *a, const int32_t *targets, 
         int rn = N - r0 < R ? N - r0 : R;
         Operand lnf = saved(a, a->lnf, a->lnf16, (size_t)r0 * C);
         gemm_operands(a->prec, 0, 1, rn, V, C, 1.0f, lnf, C, wte, C, 0.0f, head, V);
-        crossentropy_forward_backward(head, a->losses + r0, targets + r0, rn, V, dscale);
+        /* the logits' gradient: in place, or into bits in bf16 mode */
+        crossentropy_forward_backward(head, bits_at(a, a->head16, 0), a->losses + r0, targets + r0, rn, V, dscale);
         if (!g || dscale == 0.0f) continue;
-        Operand dlogits = grad_operand(a, head, a->head16, (size_t)rn * V);
+        Operand dlogits = saved(a, head, a->head16, 0);
         /* dlnf = dlogits @ wte, dwte += dlogits^T @ lnf */
         gemm_operands(a->prec, 0, 0, rn, C, V, 1.0f, dlogits, V, wte, C, 0.0f, a->dsmall + (size_t)r0 * C, C);
         gemm_operands(a->prec, 1, 0, V, C, rn, 1.0f, dlogits, V, lnf, C, 1.0f, g->wte, C);

@@ -22,9 +22,10 @@ void encoder_forward(float *out, const int32_t *tok, const float *wte, const flo
 /* dwte[tok[n]] += dout[n]; dwpe[t] += sum_b dout[b,t] */
 void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tok, int B, int T, int C, int V);
 
-/* out = LN(inp) * w + b; saves mean and rstd ([N]) for the backward. */
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b, int N,
-                       int C, float eps);
+/* out = LN(inp) * w + b; saves mean and rstd ([N]) for the backward.
+ * With out16 (bf16 mode) out is written there as bf16 bits instead. */
+void layernorm_forward(float *out, uint16_t *out16, float *mean, float *rstd, const float *inp, const float *w,
+                       const float *b, int N, int C, float eps);
 /* dinp += dLN/dinp (accumulates: the residual stream gradient);
  * dw, db accumulate. */
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
@@ -81,8 +82,10 @@ void gelu_backward_bf16(uint16_t *dinp, const float *inp, const float *dout, siz
  * logits [N,V] holds inp @ wte^T on entry. For each row n, losses[n] =
  * -log softmax(logits[n])[targets[n]] (targets < 0: masked, loss 0).
  * If dscale != 0, logits is overwritten with dloss/dlogits where the loss
- * is dscale * sum of the unmasked row losses. */
-void crossentropy_forward_backward(float *logits, float *losses, const int32_t *targets, int N, int V, float dscale);
+ * is dscale * sum of the unmasked row losses; with dlogits16 (bf16 mode)
+ * that gradient goes there as bf16 bits instead, and logits is scratch. */
+void crossentropy_forward_backward(float *logits, uint16_t *dlogits16, float *losses, const int32_t *targets, int N,
+                                   int V, float dscale);
 
 /* Scratch floats attention_backward needs for the current thread count,
  * and the bf16 values both directions need in bf16 mode. */

@@ -46,12 +46,11 @@ void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t
     }
 }
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b, int N,
-                       int C, float eps) {
+void layernorm_forward(float *out, uint16_t *out16, float *mean, float *rstd, const float *inp, const float *w,
+                       const float *b, int N, int C, float eps) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
-        float *o = out + (size_t)n * C;
         /* mean and variance in double (two passes): cheap here and
          * keeps our rounding within an ulp of PyTorch's. */
         double s = 0.0;
@@ -68,7 +67,13 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
         float rs = 1.0f / sqrtf((float)v + eps);
         /* PyTorch's CPU kernel form: (x*rstd + (-rstd*mean)) * w + b */
         float bias = -rs * mf;
-        for (int c = 0; c < C; c++) o[c] = (x[c] * rs + bias) * w[c] + b[c];
+        if (out16) {
+            uint16_t *o = out16 + (size_t)n * C;
+            for (int c = 0; c < C; c++) o[c] = bf16_from_f32((x[c] * rs + bias) * w[c] + b[c]);
+        } else {
+            float *o = out + (size_t)n * C;
+            for (int c = 0; c < C; c++) o[c] = (x[c] * rs + bias) * w[c] + b[c];
+        }
         mean[n] = mf;
         rstd[n] = rs;
     }

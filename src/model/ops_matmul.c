@@ -68,7 +68,8 @@ void matmul_backward(ComputePrecision prec, float *dinp, float *dw, float *db, O
     }
 }
 
-void crossentropy_forward_backward(float *logits, float *losses, const int32_t *targets, int N, int V, float dscale) {
+void crossentropy_forward_backward(float *logits, uint16_t *dlogits16, float *losses, const int32_t *targets, int N,
+                                   int V, float dscale) {
     /* One row per iteration; the reductions are explicit OpenMP simd
      * reductions because gcc/clang never reorder float sums on their own.
      * exp is computed once, in place, and rescaled into the gradient. */
@@ -93,18 +94,26 @@ void crossentropy_forward_backward(float *logits, float *losses, const int32_t *
             for (int v = 0; v < V; v++) sum += fm_expf(l[v] - mx);
         }
         float lse = logf(sum);
+        uint16_t *l16 = dlogits16 ? dlogits16 + (size_t)n * V : NULL;
         if (y < 0) {
             losses[n] = 0.0f;
-            if (dscale != 0.0f) memset(l, 0, (size_t)V * sizeof(float));
+            if (dscale != 0.0f && l16) memset(l16, 0, (size_t)V * sizeof(uint16_t));
+            else if (dscale != 0.0f) memset(l, 0, (size_t)V * sizeof(float));
             continue;
         }
         /* PyTorch's log_softmax: x - max - log(sum exp(x - max)) */
         losses[n] = -((ly - mx) - lse);
         if (dscale != 0.0f) {
             float k = dscale / sum;
+            if (l16) {
 #pragma omp simd
-            for (int v = 0; v < V; v++) l[v] *= k;
-            l[y] -= dscale;
+                for (int v = 0; v < V; v++) l16[v] = bf16_from_f32(l[v] * k);
+                l16[y] = bf16_from_f32(l[y] * k - dscale);
+            } else {
+#pragma omp simd
+                for (int v = 0; v < V; v++) l[v] *= k;
+                l[y] -= dscale;
+            }
         }
     }
 }
