@@ -226,6 +226,42 @@ static void test_native_matches_fallback(void **state) {
     check_native_case(0, 1, 1, 300, 96, 1.0f, 0.0f, 0); /* one row, as in decoding */
 }
 
+/* gemm_bf16_to_bf16: each element is its fp32 sum plus bias, rounded
+ * once. On the sgemm path that is exactly bf16_from_f32 of gemm_bf16's
+ * result; oneDNN's kernel may add in another order, so there the bits
+ * may differ by one bf16 step. Padding between rows stays untouched. */
+static void test_product_to_bits(void **state) {
+    (void)state;
+    enum { M = 70, N = 90, K = 130, LDC = N + 3 };
+    float *a = rand_array((size_t)M * K, 1.5f), *b = rand_array((size_t)K * N, 0.5f), *bias = rand_array(N, 1.0f);
+    uint16_t *a16 = malloc(sizeof(uint16_t) * M * K), *b16 = malloc(sizeof(uint16_t) * K * N);
+    bf16_from_f32_array(a16, a, (size_t)M * K);
+    bf16_from_f32_array(b16, b, (size_t)K * N);
+    float *f = malloc(sizeof(float) * M * N);
+    uint16_t *h = malloc(sizeof(uint16_t) * M * LDC);
+    int has_unit = gemm_bf16_is_native();
+    for (int native = 0; native <= has_unit; native++) {
+        gemm_bf16_allow_native(native);
+        gemm_bf16(0, 0, M, N, K, 1.0f, a16, K, b16, N, bias, 0.0f, f, N);
+        memset(h, 0xab, sizeof(uint16_t) * M * LDC);
+        gemm_bf16_to_bf16(0, 0, M, N, K, a16, K, b16, N, bias, h, LDC);
+        int off_by_one = 0;
+        for (int i = 0; i < M; i++) {
+            for (int j = 0; j < N; j++) {
+                int want = bf16_from_f32(f[(size_t)i * N + j]), got = h[(size_t)i * LDC + j];
+                if (got != want && (native == 0 || abs(got - want) > 1 || (got ^ want) & 0x8000))
+                    fail_msg("%s [%d,%d]: bits %04x, want %04x", native ? "oneDNN" : "sgemm", i, j, got, want);
+                off_by_one += got != want;
+            }
+            for (int j = N; j < LDC; j++) assert_int_equal(h[(size_t)i * LDC + j], 0xabab);
+        }
+        fprintf(stderr, "%s: %d of %d elements one bf16 step from the rounded fp32 result\n",
+                native ? "oneDNN" : "sgemm", off_by_one, M * N);
+    }
+    gemm_bf16_allow_native(1);
+    free(a), free(b), free(bias), free(a16), free(b16), free(f), free(h);
+}
+
 /* The attention runs one product per thread at once, on shared cached
  * primitives: each thread's result must be what a lone call gives. */
 static void test_native_concurrent(void **state) {
@@ -468,6 +504,7 @@ int main(void) {
         cmocka_unit_test(test_train_resume),
         cmocka_unit_test(test_native_matches_fallback),
         cmocka_unit_test(test_native_concurrent),
+        cmocka_unit_test(test_product_to_bits),
         cmocka_unit_test(test_startup_names_choice_and_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
