@@ -321,6 +321,69 @@ static void compare_gradients(const char *what, Gpt2Model *m, const char *tokens
     dataloader_close(&dl);
 }
 
+/* Attention alone, bf16 against fp32, on the bf16 unit and on the sgemm
+ * path. Forward, row by row, a bound from bf16's unit roundoff u: v and
+ * the probabilities are rounded (each at most u of itself: u max|v|
+ * each, since the probabilities sum to 1), and rounding q and k moves a
+ * score s_ij by at most e_ij = (2u + u^2) scale sum_k |q_ik k_jk|, which
+ * moves the probabilities by at most a factor exp(2 max_j e_ij) - 1.
+ * Backward: cosine similarity of dqkv > 0.999, as for whole models. */
+static void test_attention_within_bound(void **state) {
+    (void)state;
+    enum { B = 2, T = 40, C = 64, H = 4, HS = C / H };
+    size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C;
+    float *qkv = rand_array(nq, 1.0f), *dout = rand_array(no, 1.0f);
+    uint16_t *qkv16 = malloc(nq * sizeof(uint16_t)), *dout16 = malloc(no * sizeof(uint16_t));
+    bf16_from_f32_array(qkv16, qkv, nq);
+    bf16_from_f32_array(dout16, dout, no);
+    float *out32 = malloc(no * sizeof(float)), *out16 = malloc(no * sizeof(float));
+    float *att32 = malloc(sizeof(float) * B * H * T * T), *att16 = malloc(sizeof(float) * B * H * T * T);
+    float *dq32 = malloc(nq * sizeof(float)), *dq16 = malloc(nq * sizeof(float));
+    float *scratch = malloc(attention_scratch_floats(T) * sizeof(float));
+    uint16_t *scratch16 = malloc(attention_scratch16(T) * sizeof(uint16_t));
+    attention_forward(COMPUTE_FP32, out32, att32, NULL, (Operand){qkv, NULL}, B, T, C, H);
+    attention_backward(COMPUTE_FP32, dq32, (Operand){dout, NULL}, (Operand){qkv, NULL}, att32, scratch, NULL, B, T, C,
+                       H);
+    double u = U_BF16, scale = 1.0 / sqrt((double)HS);
+    int has_unit = gemm_bf16_is_native();
+    for (int native = 0; native <= has_unit; native++) {
+        gemm_bf16_allow_native(native);
+        attention_forward(COMPUTE_BF16, out16, att16, scratch16, (Operand){NULL, qkv16}, B, T, C, H);
+        attention_backward(COMPUTE_BF16, dq16, (Operand){NULL, dout16}, (Operand){NULL, qkv16}, att16, scratch,
+                           scratch16, B, T, C, H);
+        double worst = 0;
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++)
+                for (int t = 0; t < T; t++) {
+                    const float *q = qkv + ((size_t)b * T + t) * 3 * C + h * HS;
+                    double e = 0, vmax = 0;
+                    for (int j = 0; j <= t; j++) {
+                        const float *k = qkv + ((size_t)b * T + j) * 3 * C + C + h * HS;
+                        double sum = 0;
+                        for (int i = 0; i < HS; i++)
+                            sum += fabs((double)q[i] * k[i]), vmax = fmax(vmax, fabs(k[C + i]));
+                        e = fmax(e, (2 * u + u * u) * scale * sum);
+                    }
+                    double bound = vmax * (2 * u + expm1(2 * e)) + 1e-6;
+                    for (int i = 0; i < HS; i++) {
+                        size_t at = ((size_t)b * T + t) * C + h * HS + i;
+                        double err = fabs((double)out16[at] - out32[at]);
+                        if (err > bound)
+                            fail_msg("%s: out[%d,%d,%d,%d] bf16 %.7g fp32 %.7g beyond the bound %.3g",
+                                     native ? "oneDNN" : "sgemm", b, t, h, i, out16[at], out32[at], bound);
+                        worst = fmax(worst, err / bound);
+                    }
+                }
+        double cos = cosine(dq16, dq32, nq);
+        fprintf(stderr, "attention (%s): worst |bf16 - fp32| / bound %.3f, dqkv cosine %.6f\n",
+                native ? "oneDNN" : "sgemm", worst, cos);
+        assert_true(worst > 0 && cos > 0.999);
+    }
+    gemm_bf16_allow_native(1);
+    free(qkv), free(dout), free(qkv16), free(dout16), free(out32), free(out16), free(att32), free(att16);
+    free(dq32), free(dq16), free(scratch), free(scratch16);
+}
+
 static void test_gradients_ref_tiny(void **state) {
     (void)state;
     Gpt2Model m;
@@ -498,6 +561,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rounding),
         cmocka_unit_test(test_matmul_within_bound),
+        cmocka_unit_test(test_attention_within_bound),
         cmocka_unit_test(test_gradients_ref_tiny),
         cmocka_unit_test(test_gradients_tweets),
         cmocka_unit_test(test_adamw_writes_copy),
