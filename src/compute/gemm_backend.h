@@ -1,5 +1,6 @@
 /* gemm_backend.h: the backends gemm.c dispatches to. Only compute/'s gemm
- * files include this; the rest of chirp calls gemm() (gemm.h). */
+ * files (and tests that check a backend itself) include this; the rest of
+ * chirp calls gemm() (gemm.h). */
 #ifndef CHIRP_COMPUTE_GEMM_BACKEND_H
 #define CHIRP_COMPUTE_GEMM_BACKEND_H
 
@@ -24,5 +25,12 @@ const char *onednn_bf16_kernel(void);
 int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, const uint16_t *A16,
                      int lda, const float *B, const uint16_t *B16, int ldb, const float *bias, float beta, void *C,
                      int ldc, int c_bf16);
+
+/* gemm_amx.c: C = alpha A B^T + beta C on the AMX tiles, one thread, for
+ * the small-K products oneDNN leaves off them (attention's scores):
+ * returns 0, or -1 (C untouched) where the shape or the CPU does not fit
+ * (see the file). */
+int amx_bf16_gemm_nt(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
+                     const uint16_t *B, int ldb, float beta, float *C, int ldc);
 
 #endif
