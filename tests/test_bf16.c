@@ -264,7 +264,7 @@ static void test_product_to_bits(void **state) {
 }
 
 /* Inside a parallel region (one product per thread, as attention runs
- * them), small-K products C = alpha A B^T + beta C go to chirp's own AMX
+ * them), products C = alpha A op(B) + beta C go to chirp's own AMX
  * kernel where the CPU has AMX (gemm_amx.c, called here directly so the
  * test knows it ran): held to the sgemm path within the same (2K + 2)
  * 2^-24 (|alpha| sum|ab| + |beta c|) bound, for attention's shapes and
@@ -276,42 +276,51 @@ static void test_small_k_on_tiles(void **state) {
         fprintf(stderr, "no AMX here: skipped\n");
         skip();
     }
-    int shapes[][6] = {{256, 256, 64, 1152, 1152, 0}, {64, 96, 32, 40, 37, 1}, {32, 32, 128, 130, 128, 0}};
-    for (int c = 0; c < 3; c++) {
+    /* M, N, K, lda, ldb, trans_b, alpha/beta: the scores, P V, and odd strides */
+    int shapes[][7] = {{256, 256, 64, 1152, 1152, 1, 0},
+                       {256, 64, 256, 256, 1152, 0, 0},
+                       {64, 96, 32, 40, 37, 1, 1},
+                       {32, 96, 64, 70, 99, 0, 1},
+                       {32, 32, 128, 130, 128, 1, 0}};
+    for (int c = 0; c < 5; c++) {
         int M = shapes[c][0], N = shapes[c][1], K = shapes[c][2], lda = shapes[c][3], ldb = shapes[c][4];
-        int scaled = shapes[c][5], ldc = N + 5;
+        int tb = shapes[c][5], scaled = shapes[c][6], ldc = N + 5;
+        size_t nb = (size_t)(tb ? N : K) * ldb;
         float alpha = scaled ? 0.5f : 1.0f, beta = scaled ? 1.0f : 0.0f;
-        float *a = rand_array((size_t)M * lda, 1.5f), *b = rand_array((size_t)N * ldb, 0.5f);
+        float *a = rand_array((size_t)M * lda, 1.5f), *b = rand_array(nb, 0.5f);
         float *c0 = rand_array((size_t)M * ldc, 1.0f);
-        uint16_t *a16 = malloc(sizeof(uint16_t) * M * lda), *b16 = malloc(sizeof(uint16_t) * N * ldb);
+        uint16_t *a16 = malloc(sizeof(uint16_t) * M * lda), *b16 = malloc(sizeof(uint16_t) * nb);
         bf16_from_f32_array(a16, a, (size_t)M * lda);
-        bf16_from_f32_array(b16, b, (size_t)N * ldb);
+        bf16_from_f32_array(b16, b, nb);
         float *tiles = malloc(sizeof(float) * M * ldc), *fallback = malloc(sizeof(float) * M * ldc);
         memcpy(tiles, c0, sizeof(float) * M * ldc);
         memcpy(fallback, c0, sizeof(float) * M * ldc);
         int rc = -1;
 #pragma omp parallel num_threads(1)
-        rc = amx_bf16_gemm_nt(0, 1, M, N, K, alpha, a16, lda, b16, ldb, beta, tiles, ldc);
+        rc = amx_bf16_gemm(0, tb, M, N, K, alpha, a16, lda, b16, ldb, beta, tiles, ldc);
         assert_int_equal(rc, 0);
-        assert_int_equal(amx_bf16_gemm_nt(0, 1, M, N, K, alpha, a16, lda, b16, ldb, beta, tiles, ldc), -1);
+        assert_int_equal(amx_bf16_gemm(0, tb, M, N, K, alpha, a16, lda, b16, ldb, beta, tiles, ldc), -1);
         gemm_bf16_allow_native(0);
-        gemm_bf16(0, 1, M, N, K, alpha, a16, lda, b16, ldb, NULL, beta, fallback, ldc);
+        gemm_bf16(0, tb, M, N, K, alpha, a16, lda, b16, ldb, NULL, beta, fallback, ldc);
         gemm_bf16_allow_native(1);
         double worst = 0;
         for (int i = 0; i < M; i++) {
             for (int j = 0; j < N; j++) {
                 double sum = 0;
-                for (int k = 0; k < K; k++)
-                    sum += fabs((double)bf16_to_f32(a16[(size_t)i * lda + k]) * bf16_to_f32(b16[(size_t)j * ldb + k]));
+                for (int k = 0; k < K; k++) {
+                    uint16_t bv = tb ? b16[(size_t)j * ldb + k] : b16[(size_t)k * ldb + j];
+                    sum += fabs((double)bf16_to_f32(a16[(size_t)i * lda + k]) * bf16_to_f32(bv));
+                }
                 size_t at = (size_t)i * ldc + j;
                 double scale = fabs(alpha) * sum + fabs(beta * c0[at]), err = fabs((double)tiles[at] - fallback[at]);
                 if (err > (2.0 * K + 2) / 16777216.0 * scale + 1e-30)
-                    fail_msg("M%d N%d K%d: [%d,%d] tiles %.9g, sgemm %.9g", M, N, K, i, j, tiles[at], fallback[at]);
+                    fail_msg("tb%d M%d N%d K%d: [%d,%d] tiles %.9g, sgemm %.9g", tb, M, N, K, i, j, tiles[at],
+                             fallback[at]);
                 if (scale > 0) worst = fmax(worst, err / scale);
             }
             for (int j = N; j < ldc; j++) assert_true(tiles[(size_t)i * ldc + j] == c0[(size_t)i * ldc + j]);
         }
-        fprintf(stderr, "in parallel %4dx%4dx%4d alpha %g beta %g: worst diff / scale %.3g\n", M, N, K, alpha, beta,
+        fprintf(stderr, "tiles tb%d %4dx%4dx%4d alpha %g beta %g: worst diff / scale %.3g\n", tb, M, N, K, alpha, beta,
                 worst);
         free(a), free(b), free(c0), free(a16), free(b16), free(tiles), free(fallback);
     }

@@ -46,7 +46,7 @@ static const float *widen(Widened *w, const uint16_t *x, int rows, int cols, int
 void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
                const uint16_t *B, int ldb, const float *bias, float beta, float *C, int ldc) {
     if (gemm_bf16_is_native() && !bias &&
-        amx_bf16_gemm_nt(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
+        amx_bf16_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
         return;
     if (gemm_bf16_is_native() &&
         onednn_bf16_gemm(trans_a, trans_b, M, N, K, alpha, NULL, A, lda, NULL, B, ldb, bias, beta, C, ldc, 0) == 0)

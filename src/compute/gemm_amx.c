@@ -1,20 +1,20 @@
 /* gemm_amx.c: small-K bf16 products on the AMX tiles, on one thread.
  *
  * Why: attention multiplies, per (batch, head), [T, 64] by [64, T] (the
- * scores, and dP in the backward). oneDNN 2.6 runs that K = 64 shape on
- * its gemm:jit kernel, not on the tiles: about 90 us for 256 x 256 x 64
- * on one core, where the tiles need a tenth of that. Both operands of
- * these products hold K contiguous in their rows (q and k; dO and v), so
- * the product is C = A B^T ("NT"); this file does that shape only, where
- * M and N are multiples of 32 and K of 32, up to K = 128, one product per
+ * scores, and dP in the backward) and [T, T] by [T, 64] (P V, dS K).
+ * oneDNN 2.6 runs these on its gemm:jit kernel, not on the tiles (it does
+ * so for strided operands and for K = 64): about 90 us for 256 x 256 x 64
+ * on one core, where the tiles take 16. This file does C = A B (B given
+ * as [K, N]) and C = A B^T (B given as [N, K]) with A untransposed, where
+ * M and N are multiples of 32 and K of 32 (up to 1024), one product per
  * thread (inside a parallel region). gemm.c tries it before oneDNN.
  *
  * Tiles: C goes in 32 x 32 blocks, four 16 x 16 fp32 accumulators (tmm0-3)
  * fed by two A tiles (16 rows of 32 bf16, tmm4-5) and two B tiles
  * (tmm6-7). TDPBF16PS wants B in pairs: B tile row r holds, for each of 16
- * columns j, the two values B[j][2r], B[j][2r+1], which is B's rows read
- * as 32-bit words and transposed; pack_pairs makes that copy once per
- * call, into a per-thread buffer. Like oneDNN's AMX kernels, the tiles
+ * columns j, the two values at k = 2r and 2r + 1 (for B^T, B's rows read
+ * as 32-bit words and transposed; for B, two of its rows interleaved);
+ * pack_pairs makes that copy once per call, into a per-thread buffer. Like oneDNN's AMX kernels, the tiles
  * treat bf16 subnormals as zero. */
 #include "compute/gemm_backend.h"
 
@@ -26,7 +26,7 @@
 
 #include "compute/cpu.h"
 
-#define MAX_K 128
+#define MAX_K 1024
 
 /* The 64-byte operand of LDTILECFG (palette 1). */
 typedef struct {
@@ -38,24 +38,31 @@ typedef struct {
 static _Thread_local uint32_t *pairs;
 static _Thread_local size_t pairs_cap;
 
-/* B [N, K] (bf16, row stride ldb) as pairs: for each block of 16 columns
- * jb, K/2 rows of 16 words (64 bytes, one tile row each). */
-static void pack_pairs(uint32_t *dst, const uint16_t *B, int ldb, int N, int K) {
+/* op(B) [K, N] as pairs: for each block of 16 columns, K/2 rows of 16
+ * words (64 bytes, one tile row each). B is stored [N, K] when trans_b,
+ * else [K, N]; row stride ldb. */
+static void pack_pairs(uint32_t *dst, const uint16_t *B, int ldb, int trans_b, int N, int K) {
     int kp = K / 2;
-    for (int j = 0; j < N; j++) {
-        const uint16_t *row = B + (size_t)j * ldb;
-        uint32_t *d = dst + (size_t)(j / 16) * kp * 16 + j % 16;
-        for (int r = 0; r < kp; r++) {
-            uint32_t w;
-            memcpy(&w, row + 2 * r, sizeof w);
-            d[(size_t)r * 16] = w;
+    if (trans_b) {
+        for (int j = 0; j < N; j++) {
+            const uint16_t *row = B + (size_t)j * ldb;
+            uint32_t *d = dst + (size_t)(j / 16) * kp * 16 + j % 16;
+            for (int r = 0; r < kp; r++) {
+                uint32_t w;
+                memcpy(&w, row + 2 * r, sizeof w);
+                d[(size_t)r * 16] = w;
+            }
         }
+        return;
+    }
+    for (int r = 0; r < kp; r++) {
+        const uint16_t *lo = B + (size_t)(2 * r) * ldb, *hi = lo + ldb;
+        for (int j = 0; j < N; j++) dst[((size_t)(j / 16) * kp + r) * 16 + j % 16] = lo[j] | (uint32_t)hi[j] << 16;
     }
 }
 
-__attribute__((target("amx-tile,amx-bf16"))) static void tiles_nt(int M, int N, int K, float alpha, const uint16_t *A,
-                                                                  int lda, const uint32_t *bp, float beta, float *C,
-                                                                  int ldc) {
+__attribute__((target("amx-tile,amx-bf16"))) static void
+tiles(int M, int N, int K, float alpha, const uint16_t *A, int lda, const uint32_t *bp, float beta, float *C, int ldc) {
     TileConfig cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
@@ -108,9 +115,9 @@ __attribute__((target("amx-tile,amx-bf16"))) static void tiles_nt(int M, int N, 
     _tile_release();
 }
 
-int amx_bf16_gemm_nt(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
-                     const uint16_t *B, int ldb, float beta, float *C, int ldc) {
-    if (trans_a || !trans_b || M <= 0 || N <= 0 || K <= 0 || M % 32 || N % 32 || K % 32 || K > MAX_K) return -1;
+int amx_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
+                  const uint16_t *B, int ldb, float beta, float *C, int ldc) {
+    if (trans_a || M <= 0 || N <= 0 || K <= 0 || M % 32 || N % 32 || K % 32 || K > MAX_K) return -1;
     if (omp_get_level() == 0 || !cpu_features()->amx_bf16) return -1;
     size_t need = (size_t)N * K / 2;
     if (need > pairs_cap) {
@@ -119,7 +126,7 @@ int amx_bf16_gemm_nt(int trans_a, int trans_b, int M, int N, int K, float alpha,
         pairs = p;
         pairs_cap = need;
     }
-    pack_pairs(pairs, B, ldb, N, K);
-    tiles_nt(M, N, K, alpha, A, lda, pairs, beta, C, ldc);
+    pack_pairs(pairs, B, ldb, trans_b, N, K);
+    tiles(M, N, K, alpha, A, lda, pairs, beta, C, ldc);
     return 0;
 }

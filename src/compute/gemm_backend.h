@@ -26,11 +26,11 @@ int onednn_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                      int lda, const float *B, const uint16_t *B16, int ldb, const float *bias, float beta, void *C,
                      int ldc, int c_bf16);
 
-/* gemm_amx.c: C = alpha A B^T + beta C on the AMX tiles, one thread, for
- * the small-K products oneDNN leaves off them (attention's scores):
+/* gemm_amx.c: C = alpha A op(B) + beta C on the AMX tiles, one thread,
+ * for the products oneDNN leaves off them (attention's, per head):
  * returns 0, or -1 (C untouched) where the shape or the CPU does not fit
  * (see the file). */
-int amx_bf16_gemm_nt(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
-                     const uint16_t *B, int ldb, float beta, float *C, int ldc);
+int amx_bf16_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const uint16_t *A, int lda,
+                  const uint16_t *B, int ldb, float beta, float *C, int ldc);
 
 #endif
