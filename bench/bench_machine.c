@@ -2,13 +2,16 @@
  * other benchmark: matrix product GFLOP/s (square and GPT-2-shaped) in
  * fp32 (OpenBLAS sgemm) and bf16 (chirp's bf16 products: oneDNN on AMX or
  * AVX512_BF16, else sgemm over bf16 values), and memory read bandwidth, at
- * 1 and all threads. Prints medians of 5 runs. Like chirp, it restarts
+ * 1 and all threads; then attention's per-head score product (one per
+ * thread, as the model runs it) on each path bf16 products can take.
+ * Prints medians of 5 runs. Like chirp, it restarts
  * itself with OPENBLAS_CORETYPE set where OpenBLAS does not know the CPU.
  *
  * usage: build/release/bench/bench_machine */
 #include "compute/bf16.h"
 #include "compute/cpu.h"
 #include "compute/gemm.h"
+#include "compute/gemm_backend.h"
 #include "compute/simd.h"
 #include "util/timer.h"
 
@@ -94,6 +97,39 @@ static double read_bandwidth(int threads) {
     return median(runs, 5);
 }
 
+/* Microseconds of one [256, 64] x [64, 256] bf16 product (attention's
+ * scores at T = 256, head size 64, q and k strided inside qkv as in
+ * training), every thread running its own at once. path: 0 what gemm_bf16
+ * picks, 1 oneDNN alone, 2 the sgemm fallback. */
+static double scores_us(int path) {
+    enum { T = 256, HS = 64, LD = 3 * 384 };
+    int nt = omp_get_max_threads();
+    uint16_t *qkv = malloc(sizeof(uint16_t) * (size_t)nt * T * LD);
+    float *S = malloc(sizeof(float) * (size_t)nt * T * T);
+    for (size_t i = 0; i < (size_t)nt * T * LD; i++) qkv[i] = bf16_from_f32((float)(i % 61) / 61.0f - 0.5f);
+    double runs[5];
+    int ok = 1;
+    for (int r = 0; r < 6; r++) {
+        double t0 = time_now();
+#pragma omp parallel reduction(& : ok)
+        {
+            int id = omp_get_thread_num();
+            const uint16_t *q = qkv + (size_t)id * T * LD;
+            float *c = S + (size_t)id * T * T;
+            for (int k = 0; k < 20; k++) {
+                if (path == 1)
+                    ok &= onednn_bf16_gemm(0, 1, T, T, HS, 1.0f, NULL, q, LD, NULL, q + 384, LD, NULL, 0.0f, c, T, 0) ==
+                          0;
+                else gemm_bf16(0, 1, T, T, HS, 1.0f, q, LD, q + 384, LD, NULL, 0.0f, c, T);
+            }
+        }
+        if (r > 0) runs[r - 1] = (time_now() - t0) / 20 * 1e6; /* the first run warms up */
+    }
+    free(qkv);
+    free(S);
+    return ok ? median(runs, 5) : -1.0;
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     gemm_restart_for_fast_kernels(argv);
@@ -112,4 +148,13 @@ int main(int argc, char **argv) {
                gemm_gflops(COMPUTE_BF16, 2048, 2048, 2048), gemm_gflops(COMPUTE_BF16, 1024, 3072, 768),
                read_bandwidth(threads[t]));
     }
+    omp_set_num_threads(max_threads);
+    double chosen = scores_us(0), onednn = gemm_bf16_is_native() ? scores_us(1) : -1.0;
+    gemm_bf16_allow_native(0);
+    double fallback = scores_us(2);
+    gemm_bf16_allow_native(1);
+    printf("attention scores 256x256x64 bf16, one per thread on %d threads: %.1f us as chirp runs it", max_threads,
+           chosen);
+    if (onednn >= 0) printf(" | oneDNN alone %.1f us", onednn);
+    printf(" | sgemm over bf16 values %.1f us\n", fallback);
 }
