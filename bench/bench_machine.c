@@ -1,7 +1,7 @@
 /* bench_machine.c: what this machine can do, as the yardstick for every
  * other benchmark: matrix product GFLOP/s (square and GPT-2-shaped) in
- * fp32 (OpenBLAS sgemm) and bf16 (chirp's bf16 products: oneDNN on AMX or
- * AVX512_BF16, else sgemm over bf16 values), and memory read bandwidth, at
+ * fp32 (OpenBLAS sgemm) and bf16 (chirp's bf16 products on bf16 operands:
+ * oneDNN on AMX or AVX512_BF16, else sgemm over the widened values), and memory read bandwidth, at
  * 1 and all threads; then attention's per-head score product (one per
  * thread, as the model runs it) on each path bf16 products can take.
  * Prints medians of 5 runs. Like chirp, it restarts
@@ -36,21 +36,28 @@ static float *random_matrix(size_t n) {
     return m;
 }
 
-/* GFLOP/s of C[M,N] = A[M,K] @ B[K,N] through gemm() in precision p. */
+/* C = A B in precision p: gemm() on floats in fp32; in bf16, gemm_bf16
+ * on bf16 bits, as the model calls it. */
+static void product(ComputePrecision p, int M, int N, int K, const float *A, const float *B, const uint16_t *A16,
+                    const uint16_t *B16, float *C) {
+    if (p == COMPUTE_BF16) gemm_bf16(0, 0, M, N, K, 1.0f, A16, K, B16, N, NULL, 0.0f, C, N);
+    else gemm(p, 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+}
+
+/* GFLOP/s of C[M,N] = A[M,K] @ B[K,N] in precision p. */
 static double gemm_gflops(ComputePrecision p, int M, int N, int K) {
     float *A = random_matrix((size_t)M * K), *B = random_matrix((size_t)K * N);
     float *C = calloc((size_t)M * N, sizeof *C);
-    if (p == COMPUTE_BF16) { /* gemm's bf16 promise: operands hold bf16 values */
-        bf16_round_array(A, A, (size_t)M * K);
-        bf16_round_array(B, B, (size_t)K * N);
-    }
+    uint16_t *A16 = malloc(sizeof(uint16_t) * M * K), *B16 = malloc(sizeof(uint16_t) * K * N);
+    bf16_from_f32_array(A16, A, (size_t)M * K);
+    bf16_from_f32_array(B16, B, (size_t)K * N);
     double runs[5];
-    gemm(p, 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+    product(p, M, N, K, A, B, A16, B16, C);
     for (int r = 0; r < 5; r++) {
         int reps = 0;
         double t0 = time_now(), t;
         do {
-            gemm(p, 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+            product(p, M, N, K, A, B, A16, B16, C);
             reps++;
             t = time_now() - t0;
         } while (t < 0.3);
@@ -59,6 +66,8 @@ static double gemm_gflops(ComputePrecision p, int M, int N, int K) {
     free(A);
     free(B);
     free(C);
+    free(A16);
+    free(B16);
     return median(runs, 5);
 }
 

@@ -5,7 +5,7 @@
  * scores, and dP in the backward) and [T, T] by [T, 64] (P V, dS K).
  * oneDNN 2.6 runs these on its gemm:jit kernel, not on the tiles (it does
  * so for strided operands and for K = 64): bench_machine times the scores
- * at T = 256, one product per thread, at 49 us there and 18 us here.
+ * at T = 256, one product per thread, at 45-49 us there and 18-19 us here.
  *
  * What: C = alpha A B + beta C (B given as [K, N]) and C = alpha A B^T +
  * beta C (B given as [N, K]), A given as [M, K], where M and N are

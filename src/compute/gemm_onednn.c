@@ -6,13 +6,14 @@
  *
  * The API used is oneDNN 2.6's C API (Debian's libdnnl-dev), kept to one
  * primitive: matmul, with output scales for alpha, a sum post-op for
- * beta and its bias input for a linear layer's bias. A move to 3.x touches this file only.
+ * beta and its bias input for a linear layer's bias. A move to 3.x
+ * touches this file only.
  *
  * Operands come as bf16 bits (gemm_bf16: the model's weights and the
  * activations it stores in bf16), read where they are, or as floats that
- * hold bf16 values (gemm(COMPUTE_BF16): the attention's), which oneDNN's
- * bf16 matmul cannot read: those are packed into per-thread 16-bit
- * buffers first. For a bf16-valued float the top 16 bits are its value
+ * hold bf16 values (gemm(COMPUTE_BF16), which the model no longer calls),
+ * which oneDNN's bf16 matmul cannot read: those are packed into
+ * per-thread 16-bit buffers first. For a bf16-valued float the top 16 bits are its value
  * exactly, so the packing is a truncation, one pass over the operand.
  *
  * Primitives are created once per shape and kept (a small table under a
