@@ -1,9 +1,10 @@
 /* ops_attention.c: causal multi-head self-attention, forward and backward.
  *
  * Each (batch, head) pair is independent: threads take pairs, and within a
- * pair the four products (Q K^T, P V and their backward counterparts) are
- * single-threaded sgemm calls (OpenBLAS runs one thread inside an OpenMP
- * parallel region). The T x T score matrix is computed in full and the
+ * pair the products (Q K^T, P V and their backward counterparts) run on
+ * one thread: sgemm in fp32 (OpenBLAS runs one thread inside an OpenMP
+ * parallel region), in bf16 the AMX kernel of compute/gemm_amx.c or
+ * oneDNN. The T x T score matrix is computed in full and the
  * upper triangle ignored: simpler than triangular blocking, and attention
  * is a few percent of GPT-2's FLOPs at the context lengths trained here.
  *
