@@ -14,9 +14,8 @@
  * V = 50257) rather than [B*T, V] (411 MB at B8 T256). */
 #define HEAD_ROWS 128
 
-/* A bf16 unit runs the head's [128, V] x [V, C] products at 60-75% of
- * its speed on larger ones (AMX, 2 cores: 720 against 1330 GFLOP/s at
- * V = 50257, C = 768); 256 rows run near its peak and keep the chunk at
+/* A bf16 unit runs the head's [128, V] x [V, C] products well below its
+ * speed on larger ones; 256 rows run near it and keep the chunk at
  * 6 B x 256 x V (77 MB at V = 50257). fp32 keeps 128, and its numbers. */
 #define HEAD_ROWS_BF16 256
 

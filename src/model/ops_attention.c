@@ -49,7 +49,7 @@ void attention_forward(ComputePrecision prec, float *out, float *att, uint16_t *
     /* HF divides the scores by sqrt(head size); for the usual power-of-4
      * head sizes this multiply is the same operation exactly. */
     float scale = 1.0f / sqrtf((float)hs);
-    /* oneDNN runs a scaled product on these strided operands about 4x
+    /* oneDNN runs a scaled product on these strided operands several times
      * slower than an unscaled one, so bf16 applies the scale afterwards,
      * in the max pass (exactly the same for the usual power-of-4 sizes). */
     float alpha = prec == COMPUTE_BF16 ? 1.0f : scale, post = prec == COMPUTE_BF16 ? scale : 1.0f;
