@@ -451,10 +451,11 @@ int train_run(const TrainOptions *o) {
         double opt_mb = 8.0 * (double)(dp.hi - dp.lo) / 1e6;
         char bf16_mb[160];
         double bt = (double)o->B * o->T, C = m.cfg.n_embd, V = m.cfg.vocab_size;
-        /* bf16 scratch: with a bf16 unit, attention's operands packed to 16
-         * bits per thread; without one, the largest pair of operands widened
-         * back to floats (the LM head's chunk and wte, or fc's). */
-        double rows = bt < 128 ? bt : 128, hs = C / m.cfg.n_head, T = o->T;
+        /* bf16 scratch: with a bf16 unit, per-thread operand buffers for
+         * attention (about its [T, T] and [T, hs] per thread); without one,
+         * the largest pair of operands widened back to floats (the LM head's
+         * 256-row chunk and wte, or fc's). */
+        double rows = bt < 256 ? bt : 256, hs = C / m.cfg.n_head, T = o->T;
         double widen = 4.0 * (rows * V + V * C > 2 * bt * 4 * C ? rows * V + V * C : 2 * bt * 4 * C);
         double scratch = gemm_bf16_is_native() ? 2.0 * omp_get_max_threads() * (T * T + T * hs) : widen;
         snprintf(bf16_mb, sizeof bf16_mb, ", bf16 weights 2 B x %zu = %.1f MB, bf16 scratch %.1f MB", m.num_params,
