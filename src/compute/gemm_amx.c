@@ -17,8 +17,8 @@
  * (tmm6-7). TDPBF16PS wants B in pairs: B tile row r holds, for each of 16
  * columns j, the two values at k = 2r and 2r + 1 (for B^T, B's rows read
  * as 32-bit words and transposed; for B, two of its rows interleaved);
- * pack_pairs makes that copy once per call, into a per-thread buffer. Like oneDNN's AMX kernels, the tiles
- * treat bf16 subnormals as zero. */
+ * pack_pairs makes that copy once per call, into a per-thread buffer.
+ * Like oneDNN's AMX kernels, the tiles treat bf16 subnormals as zero. */
 #include "compute/gemm_backend.h"
 
 #include <immintrin.h>

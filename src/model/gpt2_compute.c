@@ -320,9 +320,9 @@ float gpt2_forward_backward(const Gpt2Model *m, Gpt2Acts *a, const int32_t *inpu
         Operand dres = grad_operand(a, a->dres, a->dres16, NC);
         matmul_backward(pr, a->dbig, g.fcprojw + (size_t)l * 4 * C * C, g.fcprojb + l * C, dres,
                         saved(a, a->fch_gelu, a->fch_gelu16, l * NC * 4), weight(m, a, wfcproj), N, 4 * C, C);
-        Operand dfch = {a->dbig, NULL};
-        if (pr == COMPUTE_BF16) gelu_backward_bf16(a->dbig16, fch, a->dbig, NC * 4), dfch = (Operand){NULL, a->dbig16};
+        if (pr == COMPUTE_BF16) gelu_backward_bf16(a->dbig16, fch, a->dbig, NC * 4);
         else gelu_backward(a->dbig, fch, a->dbig, NC * 4);
+        Operand dfch = saved(a, a->dbig, a->dbig16, 0);
         matmul_backward(pr, a->dsmall, g.fcw + (size_t)l * C * 4 * C, g.fcb + (size_t)l * 4 * C, dfch,
                         saved(a, a->ln2, a->ln2_16, l * NC), weight(m, a, wfc), N, C, 4 * C);
         layernorm_backward(a->dres, g.ln2w + l * C, g.ln2b + l * C, a->dsmall, res2, w->ln2w + l * C,
