@@ -176,7 +176,7 @@ static void kv_vs_full(InferQuant quant) {
         assert_non_null(lk);
     }
     printf("  %s: 200 greedy tokens equal, %d token changes, max |logit diff| %.3g\n",
-           quant == INFER_INT8 ? "int8" : "fp32", distinct, maxdiff);
+           quant == INFER_INT8 ? "int8" : quant == INFER_BF16 ? "bf16" : "fp32", distinct, maxdiff);
     /* Every position's arithmetic is the same however tokens are grouped
      * into forwards (kern_matmul_rows_in_out), so the cache is exact. */
     assert_true(maxdiff == 0.0f);
@@ -281,15 +281,85 @@ static void test_batch_invariance_int8(void **state) {
     batch_invariance(INFER_INT8, 64);
 }
 
+/* bf16 runs on the AMX tiles where the CPU has them, else on the vector
+ * kernels (infer_bf16_kernel); CHIRP_BF16_TILES picks one. Sets the
+ * variable for kernel 0 (vector) or 1 (tiles) and says whether this CPU
+ * can run it. */
+static int use_bf16_kernel(int tiles) {
+    if (tiles && !tiles_available()) {
+        printf("  no AMX here: the tiles' case is skipped\n");
+        return 0;
+    }
+    setenv("CHIRP_BF16_TILES", tiles ? "1" : "0", 1);
+    return 1;
+}
+
 static void test_batch_invariance_bf16(void **state) {
     (void)state;
-    batch_invariance(INFER_BF16, 64);
-    batch_invariance(INFER_BF16, 80);
+    for (int tiles = 0; tiles < 2; tiles++) {
+        if (!use_bf16_kernel(tiles)) continue;
+        batch_invariance(INFER_BF16, 64);
+        batch_invariance(INFER_BF16, 80);
+    }
+    unsetenv("CHIRP_BF16_TILES");
 }
 
 static void test_kv_cache_equals_full_recompute_bf16(void **state) {
     (void)state;
-    kv_vs_full(INFER_BF16);
+    for (int tiles = 0; tiles < 2; tiles++)
+        if (use_bf16_kernel(tiles)) kv_vs_full(INFER_BF16);
+    unsetenv("CHIRP_BF16_TILES");
+}
+
+/* On the tiles, bf16 rounds the activations too: the logits are no
+ * longer the widened model's bit for bit, but stay within the same 2% of
+ * the largest logit of fp32's, and the model says which kernel it runs.
+ * A bad CHIRP_BF16_TILES is an error, not a silent default. */
+static void test_bf16_on_tiles(void **state) {
+    (void)state;
+    setenv("CHIRP_BF16_TILES", "yes", 1);
+    assert_int_equal(infer_bf16_kernel(), -1);
+    assert_non_null(strstr(chirp_error(), "CHIRP_BF16_TILES must be 0 or 1"));
+    if (!use_bf16_kernel(1)) {
+        setenv("CHIRP_BF16_TILES", "1", 1);
+        assert_int_equal(infer_bf16_kernel(), -1);
+        assert_non_null(strstr(chirp_error(), "no AMX"));
+        unsetenv("CHIRP_BF16_TILES");
+        skip();
+    }
+    Gpt2Model g;
+    make_model_c(&g, 64, 80, 5);
+    InferModel t, w, full;
+    assert_int_equal(infer_model_init(&t, &g, INFER_BF16), 0);
+    assert_true(t.tiles);
+    assert_string_equal(infer_model_kernel(&t), "bf16 (AMX tiles)");
+    use_bf16_kernel(0);
+    assert_int_equal(infer_model_init(&w, &g, INFER_BF16), 0);
+    assert_false(w.tiles);
+    assert_string_equal(infer_model_kernel(&w), "bf16 (widened to fp32)");
+    unsetenv("CHIRP_BF16_TILES");
+    assert_int_equal(infer_model_init(&full, &g, INFER_F32), 0);
+    int32_t toks[30];
+    for (int i = 0; i < 30; i++) toks[i] = (i * 41 + 3) % 300;
+    size_t n = 30 * 300;
+    float *lt = malloc(n * sizeof(float)), *lw = malloc(n * sizeof(float)), *l32 = malloc(n * sizeof(float));
+    InferState *st = infer_state_new(&t), *sw = infer_state_new(&w), *s32 = infer_state_new(&full);
+    assert_non_null(infer_prefill(st, toks, 30, lt));
+    assert_non_null(infer_prefill(sw, toks, 30, lw));
+    assert_non_null(infer_prefill(s32, toks, 30, l32));
+    double dt = 0, dw = 0, ml = 0;
+    for (size_t i = 0; i < n; i++) {
+        dt = fmax(dt, fabs((double)lt[i] - l32[i]));
+        dw = fmax(dw, fabs((double)lw[i] - l32[i]));
+        ml = fmax(ml, fabs(l32[i]));
+    }
+    printf("  max |logit - fp32's|: tiles %.3g, widened %.3g, of max |logit| %.3g\n", dt, dw, ml);
+    assert_true(memcmp(lt, lw, n * sizeof(float)) != 0);
+    assert_true(dt > 0 && dt < 0.02 * ml);
+    infer_state_free(st), infer_state_free(sw), infer_state_free(s32);
+    infer_model_destroy(&t), infer_model_destroy(&w), infer_model_destroy(&full);
+    free(lt), free(lw), free(l32);
+    gpt2_free(&g);
 }
 
 /* bf16 inference is the fp32 forward of the model whose matrices hold the
@@ -297,6 +367,7 @@ static void test_kv_cache_equals_full_recompute_bf16(void **state) {
  * and close to the fp32 model's own. */
 static void test_bf16_is_fp32_of_rounded(void **state) {
     (void)state;
+    use_bf16_kernel(0); /* the tiles round activations too (test_bf16_on_tiles) */
     Gpt2Model g, r;
     make_model_c(&g, 64, 80, 5);
     make_model_c(&r, 64, 80, 5);
@@ -330,6 +401,7 @@ static void test_bf16_is_fp32_of_rounded(void **state) {
     infer_model_destroy(&h), infer_model_destroy(&f), infer_model_destroy(&full);
     free(lh), free(lf), free(l32);
     gpt2_free(&g), gpt2_free(&r);
+    unsetenv("CHIRP_BF16_TILES");
 }
 
 /* A bad sequence anywhere in a batch fails the whole forward before any
@@ -446,6 +518,7 @@ int main(void) {
         cmocka_unit_test(test_batch_invariance_bf16),
         cmocka_unit_test(test_kv_cache_equals_full_recompute_bf16),
         cmocka_unit_test(test_bf16_is_fp32_of_rounded),
+        cmocka_unit_test(test_bf16_on_tiles),
         cmocka_unit_test(test_batch_rejects_before_changing),
         cmocka_unit_test(test_context_overflow_and_bad_token),
         cmocka_unit_test(test_int8_dir_roundtrip),

@@ -37,6 +37,46 @@ void infer_model_point_small(InferModel *im, const Gpt2Model *m) {
     }
 }
 
+int infer_bf16_kernel(void) {
+    const char *v = getenv("CHIRP_BF16_TILES");
+    if (!v || !*v) return tiles_available();
+    if (strcmp(v, "0") == 0) return 0;
+    if (strcmp(v, "1") != 0) return chirp_fail("CHIRP_BF16_TILES must be 0 or 1, got '%s'", v);
+    if (!tiles_available())
+        return chirp_fail("CHIRP_BF16_TILES=1, but this CPU (or this kernel) offers no AMX tiles to this process");
+    return 1;
+}
+
+const char *infer_model_kernel(const InferModel *im) {
+    if (im->quant == INFER_BF16) return im->tiles ? "bf16 (AMX tiles)" : "bf16 (widened to fp32)";
+    return infer_quant_name(im->quant);
+}
+
+/* Every matrix rounded to bf16 and packed for the tiles, one at a time
+ * through a scratch copy, so no second full bf16 copy of the model
+ * exists at any point. */
+static void pack_tiles(InferModel *im, const Gpt2Model *m) {
+    const Gpt2Params *p = &m->params;
+    int L = m->cfg.n_layer, C = m->cfg.n_embd, V = m->cfg.vocab_size;
+    size_t most = (size_t)V * C > (size_t)4 * C * C ? (size_t)V * C : (size_t)4 * C * C;
+    uint16_t *h = xmalloc(most * sizeof(uint16_t));
+    for (int l = 0; l < L; l++) {
+        InferLayer *ly = &im->layers[l];
+        const float *src[4] = {p->qkvw + (size_t)l * C * 3 * C, p->attprojw + (size_t)l * C * C,
+                               p->fcw + (size_t)l * C * 4 * C, p->fcprojw + (size_t)l * 4 * C * C};
+        TileMat *dst[4] = {&ly->tqkv, &ly->tattproj, &ly->tfc, &ly->tfcproj};
+        int in[4] = {C, C, C, 4 * C}, out[4] = {3 * C, C, 4 * C, C};
+        for (int j = 0; j < 4; j++) {
+            bf16_from_f32_array(h, src[j], (size_t)in[j] * out[j]);
+            tilemat_pack_in_out(dst[j], h, in[j], out[j]);
+        }
+    }
+    bf16_from_f32_array(h, p->wte, (size_t)V * C);
+    tilemat_pack_out_in(&im->twte, h, V, C);
+    free(h);
+    im->tiles = 1;
+}
+
 int infer_model_init(InferModel *im, const Gpt2Model *m, InferQuant quant) {
     const Gpt2Config *c = &m->cfg;
     const Gpt2Params *p = &m->params;
@@ -66,6 +106,15 @@ int infer_model_init(InferModel *im, const Gpt2Model *m, InferQuant quant) {
         }
     }
     if (quant == INFER_BF16) {
+        int tiles = infer_bf16_kernel();
+        if (tiles < 0) {
+            infer_model_destroy(im);
+            return -1;
+        }
+        if (tiles) {
+            pack_tiles(im, m);
+            return 0;
+        }
         size_t mats = (size_t)L * 12 * C * C, V = (size_t)c->vocab_size;
         uint16_t *h = im->bf16 = xmalloc((mats + V * C) * sizeof(uint16_t));
         for (int l = 0; l < L; l++) {
@@ -100,11 +149,16 @@ void infer_model_destroy(InferModel *im) {
             qmat_destroy(&im->layers[l].qattproj);
             qmat_destroy(&im->layers[l].qfc);
             qmat_destroy(&im->layers[l].qfcproj);
+            tilemat_destroy(&im->layers[l].tqkv);
+            tilemat_destroy(&im->layers[l].tattproj);
+            tilemat_destroy(&im->layers[l].tfc);
+            tilemat_destroy(&im->layers[l].tfcproj);
         }
     }
     free(im->layers);
     free(im->bf16);
     qmat_destroy(&im->qwte);
+    tilemat_destroy(&im->twte);
     if (im->fp32) {
         gpt2_free(im->fp32);
         free(im->fp32);
@@ -213,8 +267,12 @@ static void scratch_reserve(InferScratch *s, int rows, int heads) {
 
 /* out[T, n] = in[T, k] @ W + b, in fp32, bf16 or int8 as the model is.
  * Every path computes each row on its own (batch-invariant). */
-static void linear(InferScratch *s, float *out, const float *in, const float *W, const uint16_t *Wh, const QMat *qW,
-                   const float *b, int T, int k, int n) {
+static void linear(InferScratch *s, float *out, const float *in, const float *W, const uint16_t *Wh, const TileMat *tW,
+                   const QMat *qW, const float *b, int T, int k, int n) {
+    if (tW->pairs) {
+        tile_matmul(out, in, tW, b, T);
+        return;
+    }
     if (Wh) {
         kern_matmul_rows_in_out_bf16(out, in, Wh, b, T, k, n);
         return;
@@ -268,6 +326,10 @@ static void lm_head(InferScratch *s, float *out, const float *xn, int T) {
     }
     if (m->hwte) {
         kern_matmul_rows_out_in_bf16(out, xn, m->hwte, T, V, C);
+        return;
+    }
+    if (m->tiles) {
+        tile_matmul(out, xn, &m->twte, NULL, T);
         return;
     }
     for (int t = 0; t < T; t++)
@@ -330,13 +392,14 @@ int infer_forward(InferScratch *s, const InferSeq *seqs, int nseq) {
         float *x = s->x + (size_t)r * C;
         if (m->wte) memcpy(x, m->wte + (size_t)tok * C, (size_t)C * sizeof(float));
         else if (m->hwte) bf16_to_f32_array(x, m->hwte + (size_t)tok * C, (size_t)C);
+        else if (m->tiles) tilemat_column(&m->twte, tok, x);
         else qmat_dequant_row(&m->qwte, tok, x);
         kern_add(x, m->wpe + (size_t)s->row_pos[r] * C, C);
     }
     for (int l = 0; l < L; l++) {
         const InferLayer *ly = &m->layers[l];
         kern_layernorm_rows(s->xn, s->x, ly->ln1w, ly->ln1b, R, C, c->ln_eps);
-        linear(s, s->qkv, s->xn, ly->qkvw, ly->hqkvw, &ly->qqkv, ly->qkvb, R, C, 3 * C);
+        linear(s, s->qkv, s->xn, ly->qkvw, ly->hqkvw, &ly->tqkv, &ly->qqkv, ly->qkvb, R, C, 3 * C);
         for (int r = 0; r < R; r++) {
             InferState *st = seqs[s->row_seq[r]].st;
             size_t at = (size_t)l * c->n_ctx * C + (size_t)s->row_pos[r] * C;
@@ -344,12 +407,12 @@ int infer_forward(InferScratch *s, const InferSeq *seqs, int nseq) {
             memcpy(st->v_cache + at, s->qkv + (size_t)r * 3 * C + 2 * C, (size_t)C * sizeof(float));
         }
         attention(s, seqs, l, R);
-        linear(s, s->h, s->att, ly->attprojw, ly->hattprojw, &ly->qattproj, ly->attprojb, R, C, C);
+        linear(s, s->h, s->att, ly->attprojw, ly->hattprojw, &ly->tattproj, &ly->qattproj, ly->attprojb, R, C, C);
         kern_add(s->x, s->h, R * C);
         kern_layernorm_rows(s->xn, s->x, ly->ln2w, ly->ln2b, R, C, c->ln_eps);
-        linear(s, s->fc, s->xn, ly->fcw, ly->hfcw, &ly->qfc, ly->fcb, R, C, 4 * C);
+        linear(s, s->fc, s->xn, ly->fcw, ly->hfcw, &ly->tfc, &ly->qfc, ly->fcb, R, C, 4 * C);
         kern_gelu(s->fc, R * 4 * C);
-        linear(s, s->h, s->fc, ly->fcprojw, ly->hfcprojw, &ly->qfcproj, ly->fcprojb, R, 4 * C, C);
+        linear(s, s->h, s->fc, ly->fcprojw, ly->hfcprojw, &ly->tfcproj, &ly->qfcproj, ly->fcprojb, R, 4 * C, C);
         kern_add(s->x, s->h, R * C);
     }
     /* Logits: every row of a sequence that wants all of them; the last row

@@ -12,6 +12,7 @@
 #define CHIRP_INFER_INFER_H
 
 #include "compute/quant.h"
+#include "compute/tiles_bf16.h"
 #include "model/gpt2.h"
 
 #include <stdint.h>
@@ -24,8 +25,12 @@ typedef struct InferLayer {
     const float *qkvw, *attprojw, *fcw, *fcprojw;
     /* int8 weights [out, in]; q == NULL unless the model is int8. */
     QMat qqkv, qattproj, qfc, qfcproj;
-    /* bf16 Conv1D weights [in, out]; NULL unless the model is bf16. */
+    /* bf16 Conv1D weights [in, out]; NULL unless the model is bf16 on
+     * the vector kernels. */
     const uint16_t *hqkvw, *hattprojw, *hfcw, *hfcprojw;
+    /* The same packed for the AMX tiles; pairs == NULL unless bf16 on
+     * the tiles. */
+    TileMat tqkv, tattproj, tfc, tfcproj;
 } InferLayer;
 
 typedef struct InferModel {
@@ -33,8 +38,10 @@ typedef struct InferModel {
     InferQuant quant;
     const float *wte;     /* [V, C] fp32, NULL unless fp32 */
     QMat qwte;            /* int8 wte: embedding rows and the LM head */
-    const uint16_t *hwte; /* bf16 wte [V, C], NULL unless bf16 */
+    const uint16_t *hwte; /* bf16 wte [V, C], NULL unless bf16 on the vector kernels */
     uint16_t *bf16;       /* owned: every bf16 matrix above, one allocation */
+    TileMat twte;         /* wte packed for the tiles: the head, and embeddings read back */
+    int tiles;            /* bf16 products run on the AMX tiles (see infer_bf16_kernel) */
     const float *wpe, *lnfw, *lnfb;
     InferLayer *layers;
     /* Ownership: what destroy must release. */
@@ -46,6 +53,21 @@ typedef struct InferModel {
  * bf16 ones (half the bytes to read per token); the fp32 small tensors
  * are still borrowed from m. Returns 0 or -1 with the error set. */
 int infer_model_init(InferModel *im, const Gpt2Model *m, InferQuant quant);
+
+/* bf16 has two kernels. On a CPU with AMX the products run on the tiles
+ * (tiles_bf16.h): activations are rounded to bf16, as PyTorch's bf16
+ * inference does, and prefill and batched decoding run at the tiles'
+ * rate. Elsewhere the vector kernels widen the bf16 weights to fp32 and
+ * compute exactly what fp32 computes on them. Both are batch-invariant.
+ * The environment variable CHIRP_BF16_TILES=0 asks for the vector
+ * kernels on an AMX machine, =1 insists on the tiles (an error without
+ * AMX); unset, the tiles are used where the CPU has them. Returns 1 for
+ * the tiles, 0 for the vector kernels, -1 with the error set. */
+int infer_bf16_kernel(void);
+
+/* "fp32", "bf16 (AMX tiles)", "bf16 (widened to fp32)" or "int8": the
+ * startup lines' description of how im computes. */
+const char *infer_model_kernel(const InferModel *im);
 
 /* Loads a model directory: an int8 directory written by
  * infer_model_save_int8 (its config.json says so), or a Hugging Face GPT-2
