@@ -176,7 +176,10 @@ static void kv_vs_full(InferQuant quant) {
         assert_non_null(lk);
     }
     printf("  %s: 200 greedy tokens equal, %d token changes, max |logit diff| %.3g\n",
-           quant == INFER_INT8 ? "int8" : quant == INFER_BF16 ? "bf16" : "fp32", distinct, maxdiff);
+           quant == INFER_INT8   ? "int8"
+           : quant == INFER_BF16 ? "bf16"
+                                 : "fp32",
+           distinct, maxdiff);
     /* Every position's arithmetic is the same however tokens are grouped
      * into forwards (kern_matmul_rows_in_out), so the cache is exact. */
     assert_true(maxdiff == 0.0f);

@@ -273,7 +273,7 @@ static int run(int argc, char **argv) {
     }
     if (total_tokens > 0)
         fprintf(stderr, "chat: %ld tokens generated, %.1f tok/s (%s, %d threads)\n", total_tokens,
-                total_s > 0 ? total_tokens / total_s : 0.0, infer_quant_name(m.quant), omp_get_max_threads());
+                total_s > 0 ? total_tokens / total_s : 0.0, infer_model_kernel(&m), omp_get_max_threads());
     free(line);
     chat_clear(&chat, 0);
     free(chat.msgs);

@@ -163,7 +163,7 @@ static int run(int argc, char **argv) {
     }
     fprintf(stderr, "prompt: %ld tokens, %.1f tok/s | generation: %ld tokens, %.1f tok/s (%s, %d threads)\n", p_tok,
             prefill_s > 0 ? p_tok / prefill_s : 0.0, d_tok, decode_s > 0 ? d_tok / decode_s : 0.0,
-            infer_quant_name(m.quant), omp_get_max_threads());
+            infer_model_kernel(&m), omp_get_max_threads());
 done:
     infer_state_free(st);
     if (tok) {

@@ -204,7 +204,7 @@ static int run(int argc, char **argv) {
         goto done;
     }
     fprintf(stderr, "chirp serve: %s (%d layers, %d context, %s), %d slots, %d threads (%s kernels), template: %s%s\n",
-            alias, m.cfg.n_layer, m.cfg.n_ctx, infer_quant_name(m.quant), cfg.parallel, cfg.threads, kern_simd_name(),
+            alias, m.cfg.n_layer, m.cfg.n_ctx, infer_model_kernel(&m), cfg.parallel, cfg.threads, kern_simd_name(),
             tpl.source, cfg.n_api_keys ? ", API keys required" : "");
     const char *shown = strchr(cfg.host, ':') ? "[%s]" : "%s";
     char host[300];
