@@ -186,8 +186,8 @@ int main(int argc, char **argv) {
             Result r = run_model(m, prompt_len, decode_n, runs);
             double bytes = infer_bytes_per_token(m) + kv_bytes;
             double bound = bw / bytes;
-            printf("%-8s %7d %10.1f %12.1f %12.1f %12.1f %8.0f%%\n", labels[q], threads[ti], bw / 1e9,
-                   r.prefill_tps, r.decode_tps, bound, 100.0 * r.decode_tps / bound);
+            printf("%-8s %7d %10.1f %12.1f %12.1f %12.1f %8.0f%%\n", labels[q], threads[ti], bw / 1e9, r.prefill_tps,
+                   r.decode_tps, bound, 100.0 * r.decode_tps / bound);
             fflush(stdout);
         }
     }
