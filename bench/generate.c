@@ -81,6 +81,7 @@ static void prefill_kernel_vs_sgemm(int T, int runs) {
         for (size_t i = 0; i < (size_t)k * n; i++) W[i] = (float)(i % 13) * 0.01f;
         for (size_t i = 0; i < (size_t)T * k; i++) X[i] = (float)(i % 7) * 0.1f;
         TileMat tm = {0};
+        uint16_t *xh = malloc(tile_matmul_scratch(T, k) * sizeof(uint16_t));
         if (tiles) {
             uint16_t *h = malloc((size_t)k * n * sizeof(uint16_t));
             bf16_from_f32_array(h, W, (size_t)k * n);
@@ -94,7 +95,7 @@ static void prefill_kernel_vs_sgemm(int T, int runs) {
             double t1 = time_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, n, k, 1.0f, X, k, W, n, 0.0f, Y, n);
             double t2 = time_now();
-            if (tiles) tile_matmul(Y, X, &tm, NULL, T);
+            if (tiles) tile_matmul(Y, X, &tm, NULL, T, xh);
             a[r] = flop / (t1 - t0) / 1e9;
             b[r] = flop / (t2 - t1) / 1e9;
             c[r] = flop / (time_now() - t2) / 1e9;
@@ -104,7 +105,7 @@ static void prefill_kernel_vs_sgemm(int T, int runs) {
         if (tiles) printf(" %12.1f %9.2fx", mc, mc / mb);
         printf("\n");
         tilemat_destroy(&tm);
-        free(W), free(X), free(Y);
+        free(W), free(X), free(Y), free(xh);
     }
 }
 

@@ -74,7 +74,9 @@ static void test_product_within_bound(void **state) {
         for (int j = 0; j < n; j++) b[j] = frand();
         TileMat m;
         tilemat_pack_in_out(&m, w, k, n);
-        tile_matmul(y, x, &m, b, T);
+        uint16_t *xh = malloc(tile_matmul_scratch(T, k) * sizeof(uint16_t));
+        tile_matmul(y, x, &m, b, T, xh);
+        free(xh);
         double worst = 0;
         for (int t = 0; t < T; t++) {
             for (int j = 0; j < n; j++) {
@@ -108,17 +110,18 @@ static void test_rows_are_invariant(void **state) {
     float *x = malloc(sizeof(float) * T * k), *other = malloc(sizeof(float) * T * k);
     for (int i = 0; i < T * k; i++) x[i] = frand(), other[i] = frand() * 5.0f;
     float *all = malloc(sizeof(float) * T * n), *one = malloc(sizeof(float) * n), *mix = malloc(sizeof(float) * T * n);
-    tile_matmul(all, x, &m, NULL, T);
+    uint16_t *xh = malloc(tile_matmul_scratch(T, k) * sizeof(uint16_t));
+    tile_matmul(all, x, &m, NULL, T, xh);
     for (int t = 0; t < T; t++) {
-        tile_matmul(one, x + (size_t)t * k, &m, NULL, 1);
+        tile_matmul(one, x + (size_t)t * k, &m, NULL, 1, xh);
         assert_memory_equal(one, all + (size_t)t * n, sizeof(float) * n);
         /* row t as the last of t + 1 rows whose others differ */
         memcpy(other + (size_t)t * k, x + (size_t)t * k, sizeof(float) * k);
-        tile_matmul(mix, other, &m, NULL, t + 1);
+        tile_matmul(mix, other, &m, NULL, t + 1, xh);
         assert_memory_equal(mix + (size_t)t * n, all + (size_t)t * n, sizeof(float) * n);
     }
     tilemat_destroy(&m);
-    free(w), free(x), free(other), free(all), free(one), free(mix);
+    free(w), free(x), free(other), free(all), free(one), free(mix), free(xh);
 }
 
 int main(void) {

@@ -154,12 +154,9 @@ static void round_row(uint16_t *dst, const float *x, int k, int kp) {
     }
 }
 
-/* The calling thread's rounded activations, kept between calls so that
- * a decoding step does not allocate. */
-static _Thread_local uint16_t *xh_buf;
-static _Thread_local size_t xh_cap;
+size_t tile_matmul_scratch(int T, int k) { return (size_t)(T + 15) / 16 * 16 * ((size_t)(k + 31) / 32 * 32); }
 
-void tile_matmul(float *Y, const float *X, const TileMat *W, const float *b, int T) {
+void tile_matmul(float *Y, const float *X, const TileMat *W, const float *b, int T, uint16_t *xh) {
     /* The first cpu_features() call is also what asks Linux for the tile
      * state; without it the first tile instruction faults. */
     if (!tiles_available()) {
@@ -168,13 +165,6 @@ void tile_matmul(float *Y, const float *X, const TileMat *W, const float *b, int
     }
     int k = W->k, kp = W->kp;
     int Tp = (T + 15) / 16 * 16; /* whole A tiles: the rows past T are zeros */
-    size_t need = (size_t)Tp * kp;
-    if (need > xh_cap) {
-        free(xh_buf);
-        xh_buf = xmalloc(need * sizeof(uint16_t));
-        xh_cap = need;
-    }
-    uint16_t *xh = xh_buf;
     int ngroups = W->np / GROUP;
     int par = (long)T * k * W->n >= 65536;
 #pragma omp parallel if (par)

@@ -19,6 +19,7 @@
 #ifndef CHIRP_COMPUTE_TILES_BF16_H
 #define CHIRP_COMPUTE_TILES_BF16_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* W [k, n] (y[n] = x[k] W) as tile pairs: for each group of 64 columns,
@@ -45,8 +46,11 @@ void tilemat_destroy(TileMat *m);
 /* Column j of W (for wte: token j's embedding), widened to k floats. */
 void tilemat_column(const TileMat *m, int j, float *out);
 
-/* Y[t, n] = bf16(X[t, k]) W + b[n] for t < T; b may be NULL. Needs
- * tiles_available(). Splits the columns over the OpenMP team. */
-void tile_matmul(float *Y, const float *X, const TileMat *W, const float *b, int T);
+/* Y[t, n] = bf16(X[t, k]) W + b[n] for t < T; b may be NULL. xh is the
+ * caller's scratch for the rounded activations, tile_matmul_scratch(T, k)
+ * values. Needs tiles_available(). Splits the columns over the OpenMP
+ * team. */
+void tile_matmul(float *Y, const float *X, const TileMat *W, const float *b, int T, uint16_t *xh);
+size_t tile_matmul_scratch(int T, int k);
 
 #endif

@@ -203,6 +203,7 @@ struct InferScratch {
     int cap_rows; /* rows the activation buffers hold */
     float *x, *xn, *qkv, *att, *h, *fc;
     int8_t *qx;             /* int8 activations */
+    uint16_t *xh;           /* bf16 activations for the tiles (tile_matmul_scratch) */
     float *dx;              /* their block scales */
     float *scores;          /* [threads, n_ctx] attention scores */
     int *row_seq, *row_pos; /* each row's sequence and position */
@@ -225,6 +226,7 @@ static void free_row_buffers(InferScratch *s) {
     free(s->h);
     free(s->fc);
     free(s->qx);
+    free(s->xh);
     free(s->dx);
     free(s->row_seq);
     free(s->row_pos);
@@ -251,6 +253,7 @@ static void scratch_reserve(InferScratch *s, int rows, int heads) {
         s->h = xmalloc(t * C * sizeof(float));
         s->fc = xmalloc(t * 4 * C * sizeof(float));
         s->qx = xmalloc(t * 4 * C);
+        s->xh = s->m->tiles ? xmalloc(tile_matmul_scratch(rows, 4 * C) * sizeof(uint16_t)) : NULL;
         s->dx = xmalloc(t * (4 * C / QBLOCK + 1) * sizeof(float));
         s->row_seq = xmalloc(t * sizeof(int));
         s->row_pos = xmalloc(t * sizeof(int));
@@ -270,7 +273,7 @@ static void scratch_reserve(InferScratch *s, int rows, int heads) {
 static void linear(InferScratch *s, float *out, const float *in, const float *W, const uint16_t *Wh, const TileMat *tW,
                    const QMat *qW, const float *b, int T, int k, int n) {
     if (tW->pairs) {
-        tile_matmul(out, in, tW, b, T);
+        tile_matmul(out, in, tW, b, T, s->xh);
         return;
     }
     if (Wh) {
@@ -329,7 +332,7 @@ static void lm_head(InferScratch *s, float *out, const float *xn, int T) {
         return;
     }
     if (m->tiles) {
-        tile_matmul(out, xn, &m->twte, NULL, T);
+        tile_matmul(out, xn, &m->twte, NULL, T, s->xh);
         return;
     }
     for (int t = 0; t < T; t++)
