@@ -27,16 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compute/amx_config.h"
 #include "compute/cpu.h"
 
 #define MAX_K 1024
-
-/* The 64-byte operand of LDTILECFG (palette 1). */
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} TileConfig;
 
 static _Thread_local uint32_t *pairs;
 static _Thread_local size_t pairs_cap;
@@ -66,11 +60,7 @@ static void pack_pairs(uint32_t *dst, const uint16_t *B, int ldb, int trans_b, i
 
 __attribute__((target("amx-tile,amx-bf16"))) static void
 tiles(int M, int N, int K, float alpha, const uint16_t *A, int lda, const uint32_t *bp, float beta, float *C, int ldc) {
-    TileConfig cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
-    _tile_loadconfig(&cfg);
+    amx_load_full_tiles();
     float acc[4][16][16];
     size_t kp = (size_t)K / 2, a_stride = (size_t)lda * sizeof(uint16_t);
     for (int i = 0; i < M; i += 32) {

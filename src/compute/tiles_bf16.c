@@ -10,6 +10,7 @@
 #include "compute/tiles_bf16.h"
 
 #include "compute/bf16.h"
+#include "compute/amx_config.h"
 #include "compute/cpu.h"
 #include "util/error.h"
 
@@ -69,13 +70,6 @@ void tilemat_column(const TileMat *m, int j, float *out) {
     }
 }
 
-/* The 64-byte operand of LDTILECFG (palette 1). */
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} TileConfig;
-
 /* Y's rows [i0, i0 + rows) and columns [j0, j0 + cols) from the 32 x 32
  * block acc, plus the bias. */
 static void store_block(float *Y, int n, const float acc[32][32], int i0, int rows, int j0, int cols, const float *b) {
@@ -91,11 +85,7 @@ static void store_block(float *Y, int n, const float acc[32][32], int i0, int ro
  * that every tile load, A's and B's, reads 1 KB in sequence. */
 __attribute__((target("amx-tile,amx-bf16"))) static void groups(float *Y, const uint16_t *xh, int T, const TileMat *W,
                                                                 const float *b, int g0, int g1) {
-    TileConfig cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
-    _tile_loadconfig(&cfg);
+    amx_load_full_tiles();
     float acc[32][32];
     size_t steps = steps_of(W);
     for (int g = g0; g < g1; g++) {

@@ -52,6 +52,15 @@ const char *infer_model_kernel(const InferModel *im) {
     return infer_quant_name(im->quant);
 }
 
+/* Layer l's four Conv1D matrices [in, out]: qkv, attn proj, mlp up, mlp
+ * down. */
+static void layer_matrices(const Gpt2Params *p, int l, int C, const float *src[4], int in[4], int out[4]) {
+    src[0] = p->qkvw + (size_t)l * C * 3 * C, in[0] = C, out[0] = 3 * C;
+    src[1] = p->attprojw + (size_t)l * C * C, in[1] = C, out[1] = C;
+    src[2] = p->fcw + (size_t)l * C * 4 * C, in[2] = C, out[2] = 4 * C;
+    src[3] = p->fcprojw + (size_t)l * 4 * C * C, in[3] = 4 * C, out[3] = C;
+}
+
 /* Every matrix rounded to bf16 and packed for the tiles, one at a time
  * through a scratch copy, so no second full bf16 copy of the model
  * exists at any point. */
@@ -62,10 +71,10 @@ static void pack_tiles(InferModel *im, const Gpt2Model *m) {
     uint16_t *h = xmalloc(most * sizeof(uint16_t));
     for (int l = 0; l < L; l++) {
         InferLayer *ly = &im->layers[l];
-        const float *src[4] = {p->qkvw + (size_t)l * C * 3 * C, p->attprojw + (size_t)l * C * C,
-                               p->fcw + (size_t)l * C * 4 * C, p->fcprojw + (size_t)l * 4 * C * C};
+        const float *src[4];
+        int in[4], out[4];
+        layer_matrices(p, l, C, src, in, out);
         TileMat *dst[4] = {&ly->tqkv, &ly->tattproj, &ly->tfc, &ly->tfcproj};
-        int in[4] = {C, C, C, 4 * C}, out[4] = {3 * C, C, 4 * C, C};
         for (int j = 0; j < 4; j++) {
             bf16_from_f32_array(h, src[j], (size_t)in[j] * out[j]);
             tilemat_pack_in_out(dst[j], h, in[j], out[j]);
@@ -119,14 +128,14 @@ int infer_model_init(InferModel *im, const Gpt2Model *m, InferQuant quant) {
         uint16_t *h = im->bf16 = xmalloc((mats + V * C) * sizeof(uint16_t));
         for (int l = 0; l < L; l++) {
             InferLayer *ly = &im->layers[l];
-            const float *src[4] = {p->qkvw + (size_t)l * C * 3 * C, p->attprojw + (size_t)l * C * C,
-                                   p->fcw + (size_t)l * C * 4 * C, p->fcprojw + (size_t)l * 4 * C * C};
+            const float *src[4];
+            int in[4], out[4];
+            layer_matrices(p, l, C, src, in, out);
             const uint16_t **dst[4] = {&ly->hqkvw, &ly->hattprojw, &ly->hfcw, &ly->hfcprojw};
-            size_t n[4] = {(size_t)C * 3 * C, (size_t)C * C, (size_t)C * 4 * C, (size_t)4 * C * C};
             for (int j = 0; j < 4; j++) {
-                bf16_from_f32_array(h, src[j], n[j]);
+                bf16_from_f32_array(h, src[j], (size_t)in[j] * out[j]);
                 *dst[j] = h;
-                h += n[j];
+                h += (size_t)in[j] * out[j];
             }
         }
         bf16_from_f32_array(h, p->wte, V * C);
